@@ -1,0 +1,16 @@
+//! The Loki push protocol model and its codecs.
+//!
+//! This crate knows what a push *is*: label sets, entries, streams, tenants,
+//! and how they look on the wire (Loki label syntax, JSON, protobuf+snappy,
+//! content encodings). It never does networking or I/O beyond in-memory
+//! buffers, so every other crate can lean on it without pulling in a runtime.
+
+pub mod labels;
+pub mod model;
+pub mod tenant;
+
+/// Types generated from `proto/push.proto` (package `logproto`).
+#[allow(clippy::all, missing_docs)]
+pub mod logproto {
+    include!(concat!(env!("OUT_DIR"), "/logproto.rs"));
+}

@@ -1,0 +1,1 @@
+//! The HTTP push receiver (Promtail's HTTPTarget).

@@ -1,0 +1,1 @@
+//! Test kit shared by the end-to-end tests and the benchmark harness.

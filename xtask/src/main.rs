@@ -1,0 +1,43 @@
+//! Project automation: `cargo xtask ci`.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+fn main() -> Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    match task.as_str() {
+        "ci" => ci(),
+        other => bail!("unknown task {other:?}; tasks: ci"),
+    }
+}
+
+/// The same steps as `.ci/run`.
+fn ci() -> Result<()> {
+    run("cargo", &["fmt", "--all", "--check"])?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run("cargo", &["test", "--workspace"])?;
+    Ok(())
+}
+
+fn run(cmd: &str, args: &[&str]) -> Result<()> {
+    eprintln!("$ {cmd} {}", args.join(" "));
+    let status = Command::new(cmd)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {cmd}"))?;
+    if !status.success() {
+        bail!("{cmd} {} failed: {status}", args.join(" "));
+    }
+    Ok(())
+}
