@@ -8,6 +8,7 @@
 pub mod labels;
 pub mod model;
 pub mod tenant;
+pub mod units;
 
 /// Types generated from `proto/push.proto` (package `logproto`).
 #[allow(clippy::all, missing_docs)]
