@@ -1,1 +1,6 @@
-//! End-to-end tests: the real `pushtail` binary on loopback.
+//! End-to-end tests: the real `pushtail` binary on loopback, pushed to with
+//! a real HTTP client, checked through its dry-run output or a fake Loki.
+
+mod cli;
+mod receive;
+mod support;

@@ -1,1 +1,3 @@
 //! Test kit shared by the end-to-end tests and the benchmark harness.
+
+pub mod agent;

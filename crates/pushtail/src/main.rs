@@ -6,6 +6,7 @@ mod config;
 mod dry_run;
 mod run;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -85,7 +86,10 @@ fn start(plan: config::Plan, log: LogSettings, dry_run: bool) -> anyhow::Result<
 fn init_logging(log: &LogSettings) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.level)
         .with_context(|| format!("-log.level: invalid level {:?}", log.level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     let result = match log.format.as_str() {
         "json" => builder.json().try_init(),
         "logfmt" | "" => builder.try_init(),
