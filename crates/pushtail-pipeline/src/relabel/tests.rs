@@ -1,0 +1,1 @@
+//! Relabel table tests.

@@ -1,0 +1,287 @@
+//! The stage framework: the [`Stage`] trait, config helpers, building a
+//! stage list from YAML, and running entries through it.
+//!
+//! # Adding a stage (the convention)
+//!
+//! 1. Create `src/stages/<type>.rs`. It exposes exactly
+//!    `pub(crate) fn build(cfg: &serde_yaml::Value, ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError>`.
+//!    Parse the config with [`parse_config`] into a `#[serde(deny_unknown_fields)]`
+//!    struct, validate it, and report problems with [`FieldError::field`]
+//!    (names the YAML field) or [`FieldError::new`] (whole stage). Nested
+//!    stage lists (`match`, `docker`, `cri`) are built with
+//!    [`BuildCtx::nested`], which keeps the error path (`pipeline_stages[1].stages[0]`).
+//! 2. Add `mod <type>;` below and one arm to the `match` in [`build_stage`]:
+//!    `"<type>" => <type>::build(cfg, ctx),`.
+//! 3. Implement [`Stage::process`]: edit the [`StageEntry`] in place. To
+//!    drop, call `e.drop_with(reason)`; the runner stops, counts the drop in
+//!    `logentry_dropped_lines_total{reason}` and emits nothing. A failure on
+//!    one entry (unparsable input) must leave the entry as Promtail would
+//!    and return normally; stages never panic and never stop the pipeline.
+//! 4. Stages that hold entries back (multiline) return `true` from
+//!    [`Stage::buffers`] and implement [`Stage::process_owned`] and
+//!    [`Stage::flush`]; entries they release continue with the next stage.
+//! 5. Stateful stages use interior mutability (`Mutex`): a stage is shared
+//!    (`Send + Sync`) by every request of a target.
+//!
+//! Stages never do I/O and never block beyond a short `Mutex`.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+
+use crate::entry::StageEntry;
+use crate::pipeline::StageConfigError;
+use crate::telemetry;
+
+mod cri;
+mod decolorize;
+mod docker;
+mod json;
+mod labeldrop;
+mod labels;
+mod logfmt;
+mod output;
+mod pack;
+mod regex;
+mod replace;
+mod static_labels;
+mod template;
+mod tenant;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+/// One pipeline stage.
+pub(crate) trait Stage: Send + Sync {
+    /// Processes one entry in place (or drops it with `e.drop_with`).
+    fn process(&self, e: &mut StageEntry);
+
+    /// True for stages that hold entries back and release them later.
+    fn buffers(&self) -> bool {
+        false
+    }
+
+    /// For buffering stages: takes `e` and pushes the entries released now
+    /// (0..n, possibly including `e`) into `out`.
+    fn process_owned(&self, mut e: StageEntry, out: &mut Vec<StageEntry>) {
+        self.process(&mut e);
+        out.push(e);
+    }
+
+    /// For buffering stages: releases entries whose deadline passed `now_ns`
+    /// (all of them with `force`).
+    fn flush(&self, _now_ns: i64, _force: bool, _out: &mut Vec<StageEntry>) {}
+}
+
+/// A problem in one stage's config; [`build_stage`] adds the stage's index
+/// and type.
+#[derive(Debug)]
+pub(crate) enum FieldError {
+    /// The named field is wrong.
+    Field { field: String, reason: String },
+    /// The stage as a whole is wrong (unknown field, wrong shape).
+    Stage(String),
+    /// A nested stage list failed; its error already has the full path.
+    Nested(Box<StageConfigError>),
+}
+
+impl FieldError {
+    pub(crate) fn field(field: &str, reason: impl fmt::Display) -> Self {
+        FieldError::Field {
+            field: field.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(crate) fn new(reason: impl fmt::Display) -> Self {
+        FieldError::Stage(reason.to_string())
+    }
+}
+
+/// Deserialises a stage's config; a YAML null (`docker:`) is an empty map.
+pub(crate) fn parse_config<T: DeserializeOwned>(cfg: &serde_yaml::Value) -> Result<T, FieldError> {
+    let empty;
+    let cfg = if cfg.is_null() {
+        empty = serde_yaml::Value::Mapping(serde_yaml::Mapping::new());
+        &empty
+    } else {
+        cfg
+    };
+    serde_yaml::from_value(cfg.clone()).map_err(|e| FieldError::new(e.to_string()))
+}
+
+/// Compiles a stage regex: unanchored, RE2 syntax (Rust's `regex` is RE2-like).
+pub(crate) fn compile_regex(field: &str, re: &str) -> Result<::regex::Regex, FieldError> {
+    ::regex::Regex::new(re).map_err(|e| FieldError::field(field, format!("invalid regex: {e}")))
+}
+
+/// Where a stage sits in the config, for error messages and nested lists.
+#[derive(Debug, Clone)]
+pub(crate) struct BuildCtx {
+    /// e.g. `pipeline_stages[2]` or `pipeline_stages[1].stages[0]`.
+    pub(crate) path: String,
+}
+
+impl BuildCtx {
+    /// Builds a nested stage list found under this stage's `field`.
+    pub(crate) fn nested(
+        &self,
+        field: &str,
+        list: &[serde_yaml::Value],
+    ) -> Result<StageList, FieldError> {
+        StageList::build(&format!("{}.{field}", self.path), list)
+            .map_err(|e| FieldError::Nested(Box::new(e)))
+    }
+}
+
+/// Builds one stage from its type name and config.
+pub(crate) fn build_stage(
+    index: usize,
+    prefix: &str,
+    type_name: &str,
+    cfg: &serde_yaml::Value,
+) -> Result<Box<dyn Stage>, StageConfigError> {
+    let ctx = BuildCtx {
+        path: format!("{prefix}[{index}]"),
+    };
+    let built = match type_name {
+        "regex" => regex::build(cfg, &ctx),
+        "json" => json::build(cfg, &ctx),
+        "logfmt" => logfmt::build(cfg, &ctx),
+        "replace" => replace::build(cfg, &ctx),
+        "labels" => labels::build_labels(cfg, &ctx),
+        "structured_metadata" => labels::build_structured_metadata(cfg, &ctx),
+        "static_labels" => static_labels::build(cfg, &ctx),
+        "labeldrop" => labeldrop::build_labeldrop(cfg, &ctx),
+        "labelallow" => labeldrop::build_labelallow(cfg, &ctx),
+        "tenant" => tenant::build(cfg, &ctx),
+        "pack" => pack::build(cfg, &ctx),
+        "cri" => cri::build(cfg, &ctx),
+        "docker" => docker::build(cfg, &ctx),
+        "template" => template::build(cfg, &ctx),
+        "output" => output::build(cfg, &ctx),
+        "decolorize" => decolorize::build(cfg, &ctx),
+        // stages-B: "template", "timestamp", "output", "decolorize",
+        // "match", "drop", "limit", "sampling", "multiline", "metrics".
+        _ => {
+            return Err(StageConfigError::UnknownType {
+                path: ctx.path,
+                stage: type_name.to_owned(),
+            })
+        }
+    };
+    built.map_err(|e| match e {
+        FieldError::Nested(inner) => *inner,
+        FieldError::Field { field, reason } => StageConfigError::Field {
+            path: ctx.path.clone(),
+            stage: type_name.to_owned(),
+            field,
+            reason,
+        },
+        FieldError::Stage(reason) => StageConfigError::Stage {
+            path: ctx.path.clone(),
+            stage: type_name.to_owned(),
+            reason,
+        },
+    })
+}
+
+/// An ordered list of stages (the pipeline, or a nested list).
+#[derive(Default)]
+pub(crate) struct StageList {
+    stages: Vec<Box<dyn Stage>>,
+}
+
+impl StageList {
+    /// Builds from the YAML list; `prefix` names the list in errors
+    /// (`pipeline_stages`). Each item is a map with exactly one key, the
+    /// stage type.
+    pub(crate) fn build(
+        prefix: &str,
+        list: &[serde_yaml::Value],
+    ) -> Result<StageList, StageConfigError> {
+        let mut stages = Vec::with_capacity(list.len());
+        for (index, item) in list.iter().enumerate() {
+            let (type_name, cfg) = match item.as_mapping() {
+                Some(m) if m.len() == 1 => match m.iter().next() {
+                    Some((serde_yaml::Value::String(k), v)) => (k.as_str(), v),
+                    _ => {
+                        return Err(StageConfigError::Shape {
+                            path: format!("{prefix}[{index}]"),
+                        })
+                    }
+                },
+                _ => {
+                    return Err(StageConfigError::Shape {
+                        path: format!("{prefix}[{index}]"),
+                    })
+                }
+            };
+            stages.push(build_stage(index, prefix, type_name, cfg)?);
+        }
+        Ok(StageList { stages })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// Runs `e` through every stage from `start`; surviving entries go to
+    /// `out`, dropped ones are counted.
+    pub(crate) fn run(&self, e: StageEntry, out: &mut Vec<StageEntry>) {
+        self.run_from(0, e, out);
+    }
+
+    fn run_from(&self, start: usize, mut e: StageEntry, out: &mut Vec<StageEntry>) {
+        for (i, stage) in self.stages.iter().enumerate().skip(start) {
+            if stage.buffers() {
+                let mut released = Vec::new();
+                stage.process_owned(e, &mut released);
+                for r in released {
+                    if let Some(reason) = &r.dropped {
+                        telemetry::count_dropped(reason);
+                    } else {
+                        self.run_from(i + 1, r, out);
+                    }
+                }
+                return;
+            }
+            stage.process(&mut e);
+            if let Some(reason) = &e.dropped {
+                telemetry::count_dropped(reason);
+                return;
+            }
+        }
+        out.push(e);
+    }
+
+    /// Runs `e` through the stages in place, for nested lists inside a
+    /// stage. Buffering stages are run as plain stages here. Drops are
+    /// left on `e` (not counted) for the outer runner to count.
+    pub(crate) fn run_in_place(&self, e: &mut StageEntry) {
+        for stage in &self.stages {
+            stage.process(e);
+            if e.is_dropped() {
+                return;
+            }
+        }
+    }
+
+    /// Releases held entries (see [`Stage::flush`]) through the rest of the list.
+    pub(crate) fn flush(&self, now_ns: i64, force: bool, out: &mut Vec<StageEntry>) {
+        for (i, stage) in self.stages.iter().enumerate() {
+            if !stage.buffers() {
+                continue;
+            }
+            let mut released = Vec::new();
+            stage.flush(now_ns, force, &mut released);
+            for r in released {
+                if let Some(reason) = &r.dropped {
+                    telemetry::count_dropped(reason);
+                } else {
+                    self.run_from(i + 1, r, out);
+                }
+            }
+        }
+    }
+}

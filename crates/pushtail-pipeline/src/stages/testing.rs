@@ -1,0 +1,81 @@
+//! Helpers for the stage table tests: build a pipeline from YAML, run one
+//! entry, and render the result compactly.
+
+use std::fmt::Write;
+
+use pushtail_proto::labels::LabelSet;
+use pushtail_proto::model::Entry;
+
+use crate::pipeline::{Pipeline, PipelineEntry};
+
+/// Builds a pipeline from a YAML list of stages.
+pub(crate) fn pipeline(yaml: &str) -> Pipeline {
+    let v: Vec<serde_yaml::Value> = serde_yaml::from_str(yaml).unwrap();
+    Pipeline::new(&v).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+}
+
+/// The config error of a YAML list of stages.
+pub(crate) fn config_error(yaml: &str) -> String {
+    let v: Vec<serde_yaml::Value> = serde_yaml::from_str(yaml).unwrap();
+    match Pipeline::new(&v) {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Runs one entry with `labels` (Loki syntax pairs) and `line` at ts 1000.
+pub(crate) fn run(p: &Pipeline, labels: &[(&str, &str)], line: &str) -> Vec<PipelineEntry> {
+    let mut out = Vec::new();
+    p.process(
+        PipelineEntry {
+            labels: LabelSet::from_pairs(labels.iter().copied()).unwrap(),
+            entry: Entry::new(1000, line.to_owned()),
+            tenant: None,
+        },
+        &mut out,
+    );
+    out
+}
+
+/// `{labels} line` plus ` ts=N` when not 1000, ` tenant=T`, ` sm={k=v,...}`;
+/// `dropped` for no output.
+pub(crate) fn render(out: &[PipelineEntry]) -> String {
+    let mut s = String::new();
+    if out.is_empty() {
+        return "dropped".to_owned();
+    }
+    for (i, e) in out.iter().enumerate() {
+        if i > 0 {
+            s.push_str(" | ");
+        }
+        let _ = write!(s, "{} {}", e.labels, String::from_utf8_lossy(&e.entry.line));
+        if e.entry.timestamp_ns != 1000 {
+            let _ = write!(s, " ts={}", e.entry.timestamp_ns);
+        }
+        if let Some(t) = &e.tenant {
+            let _ = write!(s, " tenant={t}");
+        }
+        if !e.entry.structured_metadata.is_empty() {
+            let sm: Vec<String> = e
+                .entry
+                .structured_metadata
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = write!(s, " sm={{{}}}", sm.join(","));
+        }
+    }
+    s
+}
+
+/// One table row: stages YAML, input labels, input line, expected [`render`].
+pub(crate) type Row<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+
+/// Runs a table of [`Row`]s.
+pub(crate) fn check_table(rows: &[Row<'_>]) {
+    for (yaml, labels, line, want) in rows {
+        let p = pipeline(yaml);
+        let got = render(&run(&p, labels, line));
+        assert_eq!(&got, want, "\nstages: {yaml}\nline: {line}");
+    }
+}

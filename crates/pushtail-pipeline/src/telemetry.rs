@@ -1,0 +1,15 @@
+//! Telemetry names this crate emits, in one place.
+//!
+//! (`stages/metrics.rs` is the Promtail `metrics` stage, a different thing:
+//! user-defined metrics.) Never put metric name literals at call sites.
+
+/// Entries dropped by a stage, label `reason`.
+pub(crate) const DROPPED_LINES_TOTAL: &str = "logentry_dropped_lines_total";
+
+/// The `reason` label of [`DROPPED_LINES_TOTAL`].
+pub(crate) const REASON_LABEL: &str = "reason";
+
+/// Counts one dropped entry.
+pub(crate) fn count_dropped(reason: &str) {
+    metrics::counter!(DROPPED_LINES_TOTAL, REASON_LABEL => reason.to_owned()).increment(1);
+}
