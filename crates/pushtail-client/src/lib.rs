@@ -1,1 +1,132 @@
-//! The Loki client.
+//! The Loki client: takes [`TenantBatch`]es from a bounded queue, batches
+//! them per tenant, and sends them as protobuf+snappy pushes with retries.
+//!
+//! One [`Client`] is one configured URL with one sender task that owns all of
+//! its state. The client never knows the receiver: the binary connects them
+//! with a bounded channel, which is where backpressure comes from. It never
+//! buffers beyond that channel and the batches being filled or sent.
+
+pub mod config;
+pub mod metrics;
+
+mod batch;
+mod connect;
+mod encode;
+mod send;
+mod sender;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use pushtail_proto::model::TenantBatch;
+use pushtail_proto::tenant::TenantId;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::{ClientConfig, ClientConfigError};
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("client {url}: {source}")]
+    Config {
+        url: String,
+        source: ClientConfigError,
+    },
+    #[error("client {url}: reading {path}: {source}", path = path.display())]
+    ReadFile {
+        url: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("client {url}: {path}: {reason}", path = path.display())]
+    BadFile {
+        url: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("client {url}: building the http client: {source}")]
+    Build { url: String, source: reqwest::Error },
+    #[error("client {url}: must be spawned inside a tokio runtime")]
+    NoRuntime { url: String },
+}
+
+/// Starts clients; see [`Client::spawn`].
+pub struct Client;
+
+impl Client {
+    /// Validates `config`, builds the HTTP client (reading password, token
+    /// and TLS files: errors name the file) and spawns the sender task that
+    /// reads `rx` until it is closed. Must be called inside a tokio runtime.
+    pub fn spawn(
+        config: ClientConfig,
+        rx: mpsc::Receiver<Arc<TenantBatch>>,
+    ) -> Result<ClientHandle, ClientError> {
+        let config_err = |source| ClientError::Config {
+            url: config.url.clone(),
+            source,
+        };
+        config.validate().map_err(config_err)?;
+        let url = config::parse_url(&config.url).map_err(config_err)?;
+        let default_tenant = match config.tenant_id.as_str() {
+            "" => None,
+            id => Some(TenantId::new(id).map_err(|e| config_err(ClientConfigError::TenantId(e)))?),
+        };
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime {
+                url: config.url.clone(),
+            })?;
+        let http = connect::build_client(&config)?;
+        let host = config::host_label(&url);
+        let pending = Arc::new(AtomicU64::new(0));
+        let sender = sender::Sender {
+            transport: send::Transport {
+                http,
+                url,
+                metrics: metrics::ClientMetrics::new(&host),
+                host,
+                backoff: config.backoff_config,
+                drop_rate_limited: config.drop_rate_limited_batches,
+                encoder: encode::Encoder::new(),
+            },
+            batchsize: config.batchsize.as_usize(),
+            batchwait: config.batchwait.get(),
+            default_tenant,
+            external: batch::ExternalLabels::new(config.external_labels),
+            batches: HashMap::new(),
+            pending: Arc::clone(&pending),
+        };
+        let task = runtime.spawn(sender.run(rx));
+        Ok(ClientHandle {
+            pending,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running client: how much it still holds, and when it is done.
+pub struct ClientHandle {
+    pending: Arc<AtomicU64>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl ClientHandle {
+    /// Entries taken from the queue and not yet sent or dropped.
+    pub fn pending_entries(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the queue is closed and every batch has been sent or
+    /// dropped, retries included. Cancel-safe: it can be wrapped in a
+    /// timeout and awaited again.
+    pub async fn finished(&mut self) {
+        if let Some(task) = self.task.as_mut() {
+            // The task only ends by returning; a panic inside it is a bug,
+            // and there is nothing left to wait for either way.
+            let _ = task.await;
+            self.task = None;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The sender task: one per client, owning its batches. It reads the queue,
+//! batches per tenant, and sends with the status policy of `send.rs`.
+//!
+//! While a batch is being sent (retries included) the task does not read the
+//! queue: the bounded queue fills and the receiver applies backpressure.
+//! This is deliberate; the cost is that another tenant's batch that becomes
+//! due during a long retry waits for it too. This module never holds a lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use pushtail_proto::model::TenantBatch;
+use pushtail_proto::tenant::TenantId;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::batch::{Batch, ExternalLabels};
+use crate::send::Transport;
+
+pub(crate) struct Sender {
+    pub(crate) transport: Transport,
+    pub(crate) batchsize: usize,
+    pub(crate) batchwait: std::time::Duration,
+    pub(crate) default_tenant: Option<TenantId>,
+    pub(crate) external: ExternalLabels,
+    pub(crate) batches: HashMap<Option<TenantId>, Batch>,
+    /// Entries taken from the queue and not yet sent or dropped.
+    pub(crate) pending: Arc<AtomicU64>,
+}
+
+impl Sender {
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Arc<TenantBatch>>) {
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(batch) => {
+                        self.add(&batch).await;
+                        drop(batch);
+                        self.send_due().await;
+                    }
+                    None => break,
+                },
+                () = sleep_until(deadline) => self.send_due().await,
+            }
+        }
+        let tenants: Vec<Option<TenantId>> = self.batches.keys().cloned().collect();
+        for tenant in tenants {
+            if let Some(batch) = self.batches.remove(&tenant) {
+                self.send(tenant, batch).await;
+            }
+        }
+    }
+
+    /// Adds every entry of `tb` to its tenant's batch, sending the batch
+    /// first when an entry would overflow it, and right after when it is full.
+    async fn add(&mut self, tb: &TenantBatch) {
+        let count = tb.entry_count() as u64;
+        self.set_pending(self.pending.load(Ordering::Relaxed) + count);
+        let tenant = tb.tenant.clone().or_else(|| self.default_tenant.clone());
+        let mut batch = self.batches.remove(&tenant);
+        for stream in &tb.streams {
+            let labels = self.external.apply(&stream.labels);
+            for entry in &stream.entries {
+                let size = entry.size();
+                if let Some(full) = batch.take_if(|b| b.bytes() + size > self.batchsize) {
+                    self.send(tenant.clone(), full).await;
+                }
+                let b = batch.get_or_insert_with(|| Batch::new(Instant::now()));
+                b.push(&labels, entry.clone());
+                if b.bytes() >= self.batchsize {
+                    if let Some(full) = batch.take() {
+                        self.send(tenant.clone(), full).await;
+                    }
+                }
+            }
+        }
+        if let Some(b) = batch {
+            self.batches.insert(tenant, b);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.batches
+            .values()
+            .map(Batch::created)
+            .min()
+            .map(|c| c + self.batchwait)
+    }
+
+    /// Sends every batch that is `batchwait` old.
+    async fn send_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<Option<TenantId>> = self
+            .batches
+            .iter()
+            .filter(|(_, b)| b.created() + self.batchwait <= now)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for tenant in due {
+            if let Some(batch) = self.batches.remove(&tenant) {
+                self.send(tenant, batch).await;
+            }
+        }
+    }
+
+    async fn send(&mut self, tenant: Option<TenantId>, batch: Batch) {
+        if batch.is_empty() {
+            return;
+        }
+        let entries = batch.entries() as u64;
+        self.transport.send(tenant.as_ref(), batch).await;
+        let left = self.pending.load(Ordering::Relaxed).saturating_sub(entries);
+        self.set_pending(left);
+    }
+
+    fn set_pending(&self, value: u64) {
+        self.pending.store(value, Ordering::Relaxed);
+        self.transport.metrics.pending_entries.set(value as f64);
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
