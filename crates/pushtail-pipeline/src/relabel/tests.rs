@@ -20,10 +20,13 @@ fn run(yaml: &str, input: &[(&str, &str)]) -> String {
     lb.build().unwrap().to_string()
 }
 
+/// Rules YAML, input labels, expected rendering (or `dropped`).
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn prometheus_vectors() {
     let abc: &[(&str, &str)] = &[("a", "foo"), ("b", "bar"), ("c", "baz")];
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case<'_>] = &[
         // 1. replacement with ${1}
         (
             "[{source_labels: [a], regex: 'f(.*)', target_label: d, replacement: 'ch${1}-ch${1}'}]",

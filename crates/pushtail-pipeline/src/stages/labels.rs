@@ -1,17 +1,147 @@
-//! The `labels` and `structured_metadata` stages (Promtail). Not implemented yet.
+//! The `labels` and `structured_metadata` stages: copy extracted values
+//! into labels or into the entry's structured metadata. Config is a map
+//! `name: source` (an empty source means the same name). Missing or
+//! non-string values, and invalid label values, are skipped as Promtail
+//! skips them.
 
-use super::{BuildCtx, FieldError, Stage};
+use std::collections::BTreeMap;
+
+use pushtail_proto::labels::is_valid_label_name;
+
+use super::{parse_config, BuildCtx, FieldError, Stage};
+use crate::entry::StageEntry;
+
+/// `(target name, extracted key)` pairs, in name order.
+fn parse_map(cfg: &serde_yaml::Value) -> Result<Vec<(String, String)>, FieldError> {
+    let map: Option<BTreeMap<String, Option<String>>> = parse_config(cfg)?;
+    let map = map.unwrap_or_default();
+    if map.is_empty() {
+        return Err(FieldError::new("at least one label source is required"));
+    }
+    let mut out = Vec::with_capacity(map.len());
+    for (name, source) in map {
+        if !is_valid_label_name(&name) {
+            return Err(FieldError::field(
+                &name,
+                format!("invalid label name {name:?}"),
+            ));
+        }
+        let source = source
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| name.clone());
+        out.push((name, source));
+    }
+    Ok(out)
+}
+
+struct LabelsStage {
+    map: Vec<(String, String)>,
+}
 
 pub(crate) fn build_labels(
-    _cfg: &serde_yaml::Value,
+    cfg: &serde_yaml::Value,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
-    Err(FieldError::new("stage not implemented yet"))
+    Ok(Box::new(LabelsStage {
+        map: parse_map(cfg)?,
+    }))
+}
+
+impl Stage for LabelsStage {
+    fn process(&self, e: &mut StageEntry) {
+        for (name, source) in &self.map {
+            if let Some(v) = e.extracted_string(source) {
+                if !v.is_empty() {
+                    e.set_label(name, &v);
+                }
+            }
+        }
+    }
+}
+
+struct MetadataStage {
+    map: Vec<(String, String)>,
 }
 
 pub(crate) fn build_structured_metadata(
-    _cfg: &serde_yaml::Value,
+    cfg: &serde_yaml::Value,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
-    Err(FieldError::new("stage not implemented yet"))
+    Ok(Box::new(MetadataStage {
+        map: parse_map(cfg)?,
+    }))
+}
+
+impl Stage for MetadataStage {
+    fn process(&self, e: &mut StageEntry) {
+        for (name, source) in &self.map {
+            let Some(v) = e.extracted_string(source) else {
+                continue;
+            };
+            if v.is_empty() {
+                continue;
+            }
+            match e.metadata.iter_mut().find(|(k, _)| k == name) {
+                Some((_, old)) => *old = v,
+                None => e.metadata.push((name.clone(), v)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::stages::testing::{check_table, config_error, Row};
+
+    #[test]
+    fn labels_table() {
+        let json = "- json: {expressions: {lvl: level, n: count, ok: flag, o: obj}}\n";
+        let p1 = format!("{json}- labels: {{level: lvl, n: '', ok: null, o: }}");
+        let p2 = format!("{json}- structured_metadata: {{level: lvl, trace: ''}}");
+        let p3 = "- labels: {copy: app}";
+        let rows: &[Row<'_>] = &[
+            (
+                &p1,
+                &[],
+                r#"{"level":"warn","count":3,"flag":true,"obj":{"a":1}}"#,
+                r#"{level="warn", n="3", o="{\"a\":1}", ok="true"} {"level":"warn","count":3,"flag":true,"obj":{"a":1}}"#,
+            ),
+            (
+                &p1,
+                &[("level", "x")],
+                r#"{"level":""}"#,
+                r#"{level="x"} {"level":""}"#,
+            ),
+            (&p1, &[], "not json", "{} not json"),
+            (
+                &p2,
+                &[("app", "a")],
+                r#"{"level":"info"}"#,
+                r#"{app="a"} {"level":"info"} sm={level=info}"#,
+            ),
+            (p3, &[("app", "web")], "l", r#"{app="web", copy="web"} l"#),
+        ];
+        check_table(rows);
+    }
+
+    #[test]
+    fn labels_config_errors() {
+        for (yaml, want) in [
+            (
+                "- labels: {}",
+                "pipeline_stages[0] (labels): at least one label source is required",
+            ),
+            (
+                "- labels: {a-b: x}",
+                r#"pipeline_stages[0] (labels): field "a-b": invalid label name"#,
+            ),
+            (
+                "- structured_metadata:",
+                "(structured_metadata): at least one label source is required",
+            ),
+        ] {
+            let got = config_error(yaml);
+            assert!(got.contains(want), "{yaml}: {got}");
+        }
+    }
 }

@@ -1,10 +1,71 @@
-//! The `static_labels` stage (Promtail). Not implemented yet.
+//! The `static_labels` stage: sets fixed labels on every entry.
 
-use super::{BuildCtx, FieldError, Stage};
+use std::collections::BTreeMap;
+
+use pushtail_proto::labels::is_valid_label_name;
+
+use super::{parse_config, BuildCtx, FieldError, Stage};
+use crate::entry::StageEntry;
+
+struct StaticLabels {
+    labels: Vec<(String, String)>,
+}
 
 pub(crate) fn build(
-    _cfg: &serde_yaml::Value,
+    cfg: &serde_yaml::Value,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
-    Err(FieldError::new("stage not implemented yet"))
+    let map: Option<BTreeMap<String, Option<String>>> = parse_config(cfg)?;
+    let map = map.unwrap_or_default();
+    if map.is_empty() {
+        return Err(FieldError::new("static_labels requires at least one label"));
+    }
+    let mut labels = Vec::with_capacity(map.len());
+    for (name, value) in map {
+        if !is_valid_label_name(&name) {
+            return Err(FieldError::field(
+                &name,
+                format!("invalid label name {name:?}"),
+            ));
+        }
+        labels.push((name, value.unwrap_or_default()));
+    }
+    Ok(Box::new(StaticLabels { labels }))
+}
+
+impl Stage for StaticLabels {
+    fn process(&self, e: &mut StageEntry) {
+        for (name, value) in &self.labels {
+            if !value.is_empty() {
+                e.set_label(name, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::stages::testing::{check_table, config_error, Row};
+
+    #[test]
+    fn static_labels_table() {
+        let rows: &[Row<'_>] = &[
+            (
+                "- static_labels: {env: prod, team: a}",
+                &[("app", "x")],
+                "l",
+                r#"{app="x", env="prod", team="a"} l"#,
+            ),
+            (
+                "- static_labels: {env: prod}",
+                &[("env", "dev")],
+                "l",
+                r#"{env="prod"} l"#,
+            ),
+        ];
+        check_table(rows);
+        assert!(
+            config_error("- static_labels: {'1a': x}").contains(r#"(static_labels): field "1a""#)
+        );
+    }
 }
