@@ -5,9 +5,15 @@
 //! content encodings). It never does networking or I/O beyond in-memory
 //! buffers, so every other crate can lean on it without pulling in a runtime.
 
+pub mod encoding;
+pub mod json;
 pub mod labels;
 pub mod model;
+pub mod push;
+pub mod syntax;
 pub mod tenant;
+#[cfg(test)]
+mod test_support;
 pub mod units;
 
 /// Types generated from `proto/push.proto` (package `logproto`).

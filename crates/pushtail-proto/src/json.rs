@@ -1,0 +1,601 @@
+//! The JSON push codec:
+//! `{"streams":[{"stream":{"a":"b"},"values":[["<ns>","<line>",{"k":"v"}]]}]}`.
+//!
+//! Decoding follows Loki's own JSON decoder: timestamps are decimal strings
+//! of nanoseconds; label values may be strings or numbers (taken as their
+//! JSON text); the optional third element of an entry is structured metadata,
+//! an object of string values kept in order; further elements are ignored;
+//! `null` values arrays and `null` entries are skipped; a missing or `null`
+//! `streams` is an empty push. Unknown keys are ignored. Labels are not
+//! validated here ([`RawLabels::parse`] does that per stream), and errors
+//! name the stream and entry index where decoding stopped.
+//!
+//! Encoding writes lines that are not valid UTF-8 with U+FFFD replacements:
+//! JSON strings cannot carry arbitrary bytes.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::{
+    self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
+};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::labels::LabelSet;
+use crate::model::{Entry, Stream};
+use crate::push::{DecodeError, DecodedPush, DecodedStream, Location, RawLabels};
+
+/// Decodes a JSON push body.
+pub fn decode_push_json(body: &[u8]) -> Result<DecodedPush, DecodeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(DecodeError::EmptyBody);
+    }
+    let ctx = Ctx::default();
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let res = PushSeed(&ctx)
+        .deserialize(&mut de)
+        .and_then(|p| de.end().map(|()| p));
+    res.map_err(|source| {
+        ctx.err.take().unwrap_or(DecodeError::Json {
+            at: Location {
+                stream: ctx.stream.get(),
+                entry: ctx.entry.get(),
+            },
+            source,
+        })
+    })
+}
+
+/// Decoding state shared by the visitors: where we are, and a structured
+/// error that a visitor raised (serde errors can only carry text).
+#[derive(Default)]
+struct Ctx {
+    stream: Cell<Option<usize>>,
+    entry: Cell<Option<usize>>,
+    err: RefCell<Option<DecodeError>>,
+}
+
+impl Ctx {
+    fn fail<E: de::Error>(&self, err: DecodeError) -> E {
+        let msg = err.to_string();
+        *self.err.borrow_mut() = Some(err);
+        E::custom(msg)
+    }
+
+    fn stream(&self) -> usize {
+        self.stream.get().unwrap_or_default()
+    }
+
+    fn entry(&self) -> usize {
+        self.entry.get().unwrap_or_default()
+    }
+}
+
+enum Key {
+    Streams,
+    Stream,
+    Values,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "streams" => Key::Streams,
+                    "stream" => Key::Stream,
+                    "values" => Key::Values,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+struct PushSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for PushSeed<'_> {
+    type Value = DecodedPush;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<DecodedPush, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PushSeed<'_> {
+    type Value = DecodedPush;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a push request object {\"streams\": [...]}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DecodedPush, A::Error> {
+        let mut push = DecodedPush::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Streams => push.streams = map.next_value_seed(StreamsSeed(self.0))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        self.0.stream.set(None);
+        self.0.entry.set(None);
+        Ok(push)
+    }
+}
+
+struct StreamsSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for StreamsSeed<'_> {
+    type Value = Vec<DecodedStream>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StreamsSeed<'_> {
+    type Value = Vec<DecodedStream>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of streams")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        loop {
+            self.0.stream.set(Some(out.len()));
+            self.0.entry.set(None);
+            // A `null` stream stays in place as an empty one, so indices in
+            // error messages match the request.
+            match seq.next_element_seed(OptionSeed(StreamSeed(self.0)))? {
+                None => break,
+                Some(s) => out.push(s.unwrap_or(DecodedStream {
+                    labels: RawLabels::Pairs(Vec::new()),
+                    entries: Vec::new(),
+                })),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `null` → `None`, anything else → the inner seed.
+struct OptionSeed<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for OptionSeed<S> {
+    type Value = Option<S::Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for OptionSeed<S> {
+    type Value = Option<S::Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a value or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(d).map(Some)
+    }
+}
+
+struct StreamSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for StreamSeed<'_> {
+    type Value = DecodedStream;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<DecodedStream, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StreamSeed<'_> {
+    type Value = DecodedStream;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a stream object {\"stream\": {...}, \"values\": [...]}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DecodedStream, A::Error> {
+        let mut labels = Vec::new();
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Stream => {
+                    labels = map
+                        .next_value_seed(OptionSeed(LabelsSeed(self.0)))?
+                        .unwrap_or_default()
+                }
+                Key::Values => entries = map.next_value_seed(ValuesSeed(self.0))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(DecodedStream {
+            labels: RawLabels::Pairs(labels),
+            entries,
+        })
+    }
+}
+
+struct LabelsSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for LabelsSeed<'_> {
+    type Value = Vec<(String, String)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LabelsSeed<'_> {
+    type Value = Vec<(String, String)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a label object {\"name\": \"value\"}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let raw: &'de RawValue = map.next_value()?;
+            let text = raw.get();
+            let value = match text.as_bytes().first() {
+                Some(b'"') => match text.get(1..text.len() - 1) {
+                    Some(inner) if !inner.contains('\\') => inner.to_owned(),
+                    _ => serde_json::from_str::<String>(text).map_err(de::Error::custom)?,
+                },
+                Some(b'-' | b'0'..=b'9') => text.to_owned(),
+                _ => {
+                    let found: String = text.chars().take(32).collect();
+                    let stream = self.0.stream();
+                    return Err(self.0.fail(DecodeError::InvalidLabelValue {
+                        stream,
+                        name,
+                        found,
+                    }));
+                }
+            };
+            out.push((name, value));
+        }
+        Ok(out)
+    }
+}
+
+struct ValuesSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for ValuesSeed<'_> {
+    type Value = Vec<Entry>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Entry>, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValuesSeed<'_> {
+    type Value = Vec<Entry>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of entries")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Vec<Entry>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<Entry>, E> {
+        Ok(Vec::new())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Entry>, D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Entry>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        for i in 0.. {
+            self.0.entry.set(Some(i));
+            match seq.next_element_seed(OptionSeed(EntrySeed(self.0)))? {
+                None => break,
+                Some(None) => {}
+                Some(Some(e)) => out.push(e),
+            }
+        }
+        self.0.entry.set(None);
+        Ok(out)
+    }
+}
+
+struct EntrySeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = Entry;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Entry, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_> {
+    type Value = Entry;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an entry array [timestamp, line, structured metadata?]")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entry, A::Error> {
+        let short = |found| {
+            self.0.fail(DecodeError::ShortEntry {
+                stream: self.0.stream(),
+                entry: self.0.entry(),
+                found,
+            })
+        };
+        let Some(timestamp_ns) = seq.next_element_seed(TimestampSeed(self.0))? else {
+            return Err(short(0));
+        };
+        let Some(line) = seq.next_element_seed(LineSeed)? else {
+            return Err(short(1));
+        };
+        let structured_metadata = seq
+            .next_element_seed(OptionSeed(MetadataSeed(self.0)))?
+            .flatten()
+            .unwrap_or_default();
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Entry {
+            timestamp_ns,
+            line,
+            structured_metadata,
+        })
+    }
+}
+
+struct TimestampSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for TimestampSeed<'_> {
+    type Value = i64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl TimestampSeed<'_> {
+    fn bad<E: de::Error>(&self, value: String) -> E {
+        self.0.fail(DecodeError::InvalidTimestamp {
+            stream: self.0.stream(),
+            entry: self.0.entry(),
+            value,
+        })
+    }
+}
+
+impl Visitor<'_> for TimestampSeed<'_> {
+    type Value = i64;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a decimal string of nanoseconds")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(self.bad(format!("{v:?}")));
+        }
+        v.parse().map_err(|_| self.bad(format!("{v:?}")))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<i64, E> {
+        Err(self.bad(v.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<i64, E> {
+        Err(self.bad("null".to_owned()))
+    }
+}
+
+struct LineSeed;
+
+impl<'de> DeserializeSeed<'de> for LineSeed {
+    type Value = Bytes;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Bytes, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for LineSeed {
+    type Value = Bytes;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a line string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
+        Ok(Bytes::copy_from_slice(v.as_bytes()))
+    }
+}
+
+struct MetadataSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for MetadataSeed<'_> {
+    type Value = Vec<(String, String)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetadataSeed<'_> {
+    type Value = Vec<(String, String)>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a structured metadata object {\"name\": \"value\"}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let value = map.next_value_seed(MetadataValueSeed {
+                ctx: self.0,
+                name: &name,
+            })?;
+            out.push((name, value));
+        }
+        Ok(out)
+    }
+}
+
+struct MetadataValueSeed<'a> {
+    ctx: &'a Ctx,
+    name: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for MetadataValueSeed<'_> {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetadataValueSeed<'_> {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Err(self.bad(Unexpected::Unsigned(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Err(self.bad(Unexpected::Signed(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        Err(self.bad(Unexpected::Float(v)))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        Err(self.bad(Unexpected::Bool(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+        Err(self.bad(Unexpected::Unit))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(self.bad(Unexpected::Map))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(self.bad(Unexpected::Seq))
+    }
+}
+
+impl MetadataValueSeed<'_> {
+    fn bad<E: de::Error>(&self, found: Unexpected) -> E {
+        self.ctx.fail(DecodeError::InvalidMetadataValue {
+            stream: self.ctx.stream(),
+            entry: self.ctx.entry(),
+            name: self.name.to_owned(),
+            found: found.to_string(),
+        })
+    }
+}
+
+/// Encodes `streams` as a JSON push body.
+pub fn encode_push_json(streams: &[Stream]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        64 + streams
+            .iter()
+            .flat_map(|s| &s.entries)
+            .map(|e| e.size() + 32)
+            .sum::<usize>(),
+    );
+    let mut ser = serde_json::Serializer::new(&mut out);
+    // Serialising plain strings and maps into a Vec cannot fail.
+    let _ = PushOut(streams).serialize(&mut ser);
+    out
+}
+
+struct PushOut<'a>(&'a [Stream]);
+
+impl Serialize for PushOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry("streams", &Seq(self.0.iter().map(StreamOut)))?;
+        m.end()
+    }
+}
+
+/// Serialises an iterator (cloned per call) as a JSON array.
+struct Seq<I>(I);
+
+impl<I: Iterator<Item = T> + Clone, T: Serialize> Serialize for Seq<I> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for item in self.0.clone() {
+            seq.serialize_element(&item)?;
+        }
+        seq.end()
+    }
+}
+
+/// Serialises string pairs as a JSON object, in order.
+struct Pairs<I>(I);
+
+impl<'a, I: Iterator<Item = (&'a str, &'a str)> + Clone> Serialize for Pairs<I> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.0.clone() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+struct LabelsOut<'a>(&'a LabelSet);
+
+impl Serialize for LabelsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0.iter() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+struct StreamOut<'a>(&'a Stream);
+
+impl Serialize for StreamOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("stream", &LabelsOut(&self.0.labels))?;
+        m.serialize_entry("values", &Seq(self.0.entries.iter().map(EntryOut)))?;
+        m.end()
+    }
+}
+
+struct EntryOut<'a>(&'a Entry);
+
+impl Serialize for EntryOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let sm = &e.structured_metadata;
+        let mut seq = s.serialize_seq(Some(if sm.is_empty() { 2 } else { 3 }))?;
+        seq.serialize_element(&e.timestamp_ns.to_string())?;
+        seq.serialize_element(&String::from_utf8_lossy(&e.line))?;
+        if !sm.is_empty() {
+            seq.serialize_element(&Pairs(sm.iter().map(|(k, v)| (k.as_str(), v.as_str()))))?;
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests;

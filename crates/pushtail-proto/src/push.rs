@@ -1,0 +1,310 @@
+//! A decoded push request, and the protobuf codec for it (Loki's
+//! `PushRequest`, plain protobuf; snappy is in [`crate::encoding`]).
+//!
+//! Decoding is zero-copy: the body is a [`Bytes`] and every line and every
+//! label string is a slice of it. Label strings are *not* parsed here: the
+//! receiver parses each stream's labels itself (through a cache), so one bad
+//! stream does not fail the whole request.
+//!
+//! Invalid UTF-8: lines are passed through as bytes, untouched. Loki's
+//! gogo-protobuf decoder does not validate proto3 `string` fields either, so
+//! a line Loki would accept is never refused here. Structured metadata names
+//! and values are stored as Rust strings, so invalid UTF-8 in them is
+//! replaced with U+FFFD. Label strings are validated by the label parser.
+//! Ignored on decode, as Loki ignores them: `StreamAdapter.hash` and
+//! `EntryAdapter.parsed`. A missing timestamp decodes as 0.
+//!
+//! Encoding writes protobuf straight from the model types into a reusable
+//! buffer, without building intermediate message structs. Every entry carries
+//! a timestamp field, as Loki's own encoder writes it.
+
+use std::fmt;
+
+use bytes::Bytes;
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::Message;
+
+use crate::labels::LabelSet;
+use crate::model::{Entry, Stream};
+use crate::syntax::{parse_labels, LabelParseError};
+
+/// A push request as decoded from the wire, labels still raw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecodedPush {
+    pub streams: Vec<DecodedStream>,
+}
+
+/// One stream of a [`DecodedPush`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedStream {
+    pub labels: RawLabels,
+    pub entries: Vec<Entry>,
+}
+
+/// A stream's labels as they arrived, before validation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RawLabels {
+    /// Loki selector syntax, from protobuf: `{a="b"}`.
+    Selector(Bytes),
+    /// Name/value pairs from a JSON `stream` object, in received order,
+    /// not validated.
+    Pairs(Vec<(String, String)>),
+}
+
+impl RawLabels {
+    /// Parses into a canonical [`LabelSet`]: names validated, empty values
+    /// dropped, sorted; a duplicate name is an error.
+    pub fn parse(&self) -> Result<LabelSet, LabelParseError> {
+        match self {
+            RawLabels::Selector(s) => parse_labels(s),
+            RawLabels::Pairs(p) => Ok(LabelSet::from_pairs(p.iter().cloned())?),
+        }
+    }
+}
+
+/// Where in a JSON request decoding stopped: displays as `stream 2: entry 0: `
+/// (or less, or nothing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    pub stream: Option<usize>,
+    pub entry: Option<usize>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = self.stream {
+            write!(f, "stream {s}: ")?;
+        }
+        if let Some(e) = self.entry {
+            write!(f, "entry {e}: ")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a push body could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("empty body")]
+    EmptyBody,
+    #[error("{at}invalid json: {source}")]
+    Json {
+        at: Location,
+        source: serde_json::Error,
+    },
+    #[error(
+        "stream {stream}: entry {entry}: invalid timestamp {value}: expected a decimal string of nanoseconds"
+    )]
+    InvalidTimestamp {
+        stream: usize,
+        entry: usize,
+        value: String,
+    },
+    #[error("stream {stream}: entry {entry}: expected [timestamp, line, structured metadata?], found {found} elements")]
+    ShortEntry {
+        stream: usize,
+        entry: usize,
+        found: usize,
+    },
+    #[error("stream {stream}: label {name:?}: value must be a string or a number, found {found}")]
+    InvalidLabelValue {
+        stream: usize,
+        name: String,
+        found: String,
+    },
+    #[error("stream {stream}: entry {entry}: structured metadata {name:?}: value must be a string, found {found}")]
+    InvalidMetadataValue {
+        stream: usize,
+        entry: usize,
+        name: String,
+        found: String,
+    },
+    #[error("invalid protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("stream {stream}: entry {entry}: timestamp out of range")]
+    TimestampOutOfRange { stream: usize, entry: usize },
+}
+
+// Wire mirrors of `logproto` with zero-copy byte fields. Field numbers must
+// match proto/push.proto; `wire_compat` tests pin that.
+
+#[derive(Clone, PartialEq, Message)]
+struct PushRequestWire {
+    #[prost(message, repeated, tag = "1")]
+    streams: Vec<StreamWire>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct StreamWire {
+    #[prost(bytes = "bytes", tag = "1")]
+    labels: Bytes,
+    #[prost(message, repeated, tag = "2")]
+    entries: Vec<EntryWire>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct EntryWire {
+    #[prost(message, optional, tag = "1")]
+    timestamp: Option<prost_types::Timestamp>,
+    #[prost(bytes = "bytes", tag = "2")]
+    line: Bytes,
+    #[prost(message, repeated, tag = "3")]
+    structured_metadata: Vec<PairWire>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct PairWire {
+    #[prost(bytes = "bytes", tag = "1")]
+    name: Bytes,
+    #[prost(bytes = "bytes", tag = "2")]
+    value: Bytes,
+}
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// Decodes a plain-protobuf `PushRequest` (already snappy-decoded). Lines and
+/// label strings are slices of `body`.
+pub fn decode_push_proto(body: Bytes) -> Result<DecodedPush, DecodeError> {
+    let req = PushRequestWire::decode(body)?;
+    let mut streams = Vec::with_capacity(req.streams.len());
+    for (si, s) in req.streams.into_iter().enumerate() {
+        let mut entries = Vec::with_capacity(s.entries.len());
+        for (ei, e) in s.entries.into_iter().enumerate() {
+            let timestamp_ns = match e.timestamp {
+                None => 0,
+                Some(t) => t
+                    .seconds
+                    .checked_mul(NANOS_PER_SEC)
+                    .and_then(|ns| ns.checked_add(i64::from(t.nanos)))
+                    .ok_or(DecodeError::TimestampOutOfRange {
+                        stream: si,
+                        entry: ei,
+                    })?,
+            };
+            entries.push(Entry {
+                timestamp_ns,
+                line: e.line,
+                structured_metadata: e
+                    .structured_metadata
+                    .iter()
+                    .map(|p| (lossy(&p.name), lossy(&p.value)))
+                    .collect(),
+            });
+        }
+        streams.push(DecodedStream {
+            labels: RawLabels::Selector(s.labels),
+            entries,
+        });
+    }
+    Ok(DecodedPush { streams })
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Encodes `streams` as a plain-protobuf `PushRequest` into `out` (cleared
+/// first; its capacity is reused).
+pub fn encode_push_proto(streams: &[Stream], out: &mut Vec<u8>) {
+    out.clear();
+    let total: usize = streams.iter().map(|s| delimited_len(stream_len(s))).sum();
+    out.reserve(total);
+    for s in streams {
+        encode_key(1, WireType::LengthDelimited, out);
+        encode_varint(stream_len(s) as u64, out);
+        put_bytes(1, s.labels.as_str().as_bytes(), out);
+        for e in &s.entries {
+            encode_key(2, WireType::LengthDelimited, out);
+            encode_varint(entry_len(e) as u64, out);
+            put_entry(e, out);
+        }
+    }
+}
+
+/// Key (one byte: every tag here is below 16) + length + payload.
+fn delimited_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
+}
+
+fn bytes_len(b: &[u8]) -> usize {
+    if b.is_empty() {
+        0
+    } else {
+        delimited_len(b.len())
+    }
+}
+
+fn put_bytes(tag: u32, b: &[u8], out: &mut Vec<u8>) {
+    if !b.is_empty() {
+        encode_key(tag, WireType::LengthDelimited, out);
+        encode_varint(b.len() as u64, out);
+        out.extend_from_slice(b);
+    }
+}
+
+fn stream_len(s: &Stream) -> usize {
+    bytes_len(s.labels.as_str().as_bytes())
+        + s.entries
+            .iter()
+            .map(|e| delimited_len(entry_len(e)))
+            .sum::<usize>()
+}
+
+fn split_ts(ns: i64) -> (i64, i32) {
+    let nanos = ns.rem_euclid(NANOS_PER_SEC);
+    (
+        ns.div_euclid(NANOS_PER_SEC),
+        i32::try_from(nanos).unwrap_or(0),
+    )
+}
+
+fn varint_field_len(v: u64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        1 + encoded_len_varint(v)
+    }
+}
+
+fn ts_len(ns: i64) -> usize {
+    let (secs, nanos) = split_ts(ns);
+    // int64/int32 fields are varints of the two's-complement u64.
+    varint_field_len(secs as u64) + varint_field_len(i64::from(nanos) as u64)
+}
+
+fn pair_len(k: &str, v: &str) -> usize {
+    bytes_len(k.as_bytes()) + bytes_len(v.as_bytes())
+}
+
+fn entry_len(e: &Entry) -> usize {
+    delimited_len(ts_len(e.timestamp_ns))
+        + bytes_len(&e.line)
+        + e.structured_metadata
+            .iter()
+            .map(|(k, v)| delimited_len(pair_len(k, v)))
+            .sum::<usize>()
+}
+
+fn put_entry(e: &Entry, out: &mut Vec<u8>) {
+    let (secs, nanos) = split_ts(e.timestamp_ns);
+    encode_key(1, WireType::LengthDelimited, out);
+    encode_varint(ts_len(e.timestamp_ns) as u64, out);
+    if secs != 0 {
+        encode_key(1, WireType::Varint, out);
+        encode_varint(secs as u64, out);
+    }
+    if nanos != 0 {
+        encode_key(2, WireType::Varint, out);
+        encode_varint(i64::from(nanos) as u64, out);
+    }
+    put_bytes(2, &e.line, out);
+    for (k, v) in &e.structured_metadata {
+        encode_key(3, WireType::LengthDelimited, out);
+        encode_varint(pair_len(k, v) as u64, out);
+        put_bytes(1, k.as_bytes(), out);
+        put_bytes(2, v.as_bytes(), out);
+    }
+}
+
+#[cfg(test)]
+mod tests;
