@@ -1,14 +1,17 @@
-//! Project automation: `cargo xtask ci`.
+//! Project automation: `cargo xtask ci`, `cargo xtask bench`.
 
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
+
 fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "ci" => ci(),
-        other => bail!("unknown task {other:?}; tasks: ci"),
+        "bench" => bench::main(std::env::args().skip(1).collect()),
+        other => bail!("unknown task {other:?}; tasks: ci, bench"),
     }
 }
 
