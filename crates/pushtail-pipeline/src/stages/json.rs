@@ -132,7 +132,7 @@ impl Stage for JsonStage {
 
 /// JSON text as Go's `json.Marshal` writes it: compact, sorted keys, and
 /// `<`, `>`, `&`, U+2028, U+2029 escaped.
-fn go_json(v: &Value) -> String {
+pub(crate) fn go_json(v: &Value) -> String {
     let s = serde_json::to_string(v).unwrap_or_default();
     if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
         return s;

@@ -1,10 +1,116 @@
-//! The `pack` stage (Promtail). Not implemented yet.
+//! The `pack` stage: wraps the line and the named labels (or extracted
+//! values) into one JSON object, `{"label":"value",...,"_entry":"line"}`
+//! (keys sorted, `_entry` last), and removes those labels. With
+//! `ingest_timestamp` (default true) the entry gets the current time.
 
-use super::{BuildCtx, FieldError, Stage};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::json::go_json;
+use super::{parse_config, BuildCtx, FieldError, Stage};
+use crate::entry::StageEntry;
+
+const ENTRY_KEY: &str = "_entry";
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default = "default_true")]
+    ingest_timestamp: bool,
+}
+
+struct PackStage {
+    labels: Vec<String>,
+    ingest_timestamp: bool,
+}
 
 pub(crate) fn build(
-    _cfg: &serde_yaml::Value,
+    cfg: &serde_yaml::Value,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
-    Err(FieldError::new("stage not implemented yet"))
+    let cfg: Config = parse_config(cfg)?;
+    if cfg.labels.is_empty() {
+        return Err(FieldError::field(
+            "labels",
+            "at least one label is required",
+        ));
+    }
+    let mut labels = cfg.labels;
+    labels.sort();
+    labels.dedup();
+    Ok(Box::new(PackStage {
+        labels,
+        ingest_timestamp: cfg.ingest_timestamp,
+    }))
+}
+
+impl Stage for PackStage {
+    fn process(&self, e: &mut StageEntry) {
+        let mut out = String::from("{");
+        for name in &self.labels {
+            let value = match e.label(name).map(str::to_owned) {
+                Some(v) => {
+                    e.remove_label(name);
+                    v
+                }
+                None => match e.extracted_string(name) {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(&go_json(&Value::String(name.clone())));
+            out.push(':');
+            out.push_str(&go_json(&Value::String(value)));
+        }
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&go_json(&Value::String(ENTRY_KEY.to_owned())));
+        out.push(':');
+        out.push_str(&go_json(&Value::String(e.line().into_owned())));
+        out.push('}');
+        e.set_line(out);
+        if self.ingest_timestamp {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            e.timestamp_ns = now;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::stages::testing::{check_table, config_error, Row};
+
+    #[test]
+    fn pack_table() {
+        let rows: &[Row<'_>] = &[
+            (
+                "- pack: {labels: [pod, app], ingest_timestamp: false}",
+                &[("app", "web"), ("pod", "p-1"), ("ns", "x")],
+                r#"say "hi" <b>"#,
+                r#"{ns="x"} {"app":"web","pod":"p-1","_entry":"say \"hi\" \u003cb\u003e"}"#,
+            ),
+            (
+                "- regex: {expression: '(?P<lvl>\\w+)'}\n- pack: {labels: [lvl, missing], ingest_timestamp: false}",
+                &[],
+                "warn x",
+                r#"{} {"lvl":"warn","_entry":"warn x"}"#,
+            ),
+        ];
+        check_table(rows);
+        assert!(config_error("- pack: {}").contains(r#"(pack): field "labels""#));
+    }
 }
