@@ -284,6 +284,9 @@ fn run(
         rss_second_half_mb: samples.second_half_rss as f64 / MB,
         acked: tally.acked,
         delivered,
+        delivered_line_bytes: sink.line_bytes(),
+        acked_line_bytes: tally.acked / bodies.lines_per_body.max(1) * bodies.line_bytes_per_body,
+        sink_rejected: sink.rejected(),
         floor: Some(floor),
         ..Report::default()
     };

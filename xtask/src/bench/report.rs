@@ -64,6 +64,11 @@ pub struct Report {
     pub acked: u64,
     /// Lines the sink decoded.
     pub delivered: u64,
+    /// Line bytes the sink decoded, and line bytes acknowledged.
+    pub delivered_line_bytes: u64,
+    pub acked_line_bytes: u64,
+    /// Pushes the sink refused as malformed.
+    pub sink_rejected: u64,
     pub floor: Option<Floor>,
     pub floor_multiple: Option<f64>,
 }
@@ -125,10 +130,13 @@ impl Report {
             );
         }
         out += &format!(
-            "  delivery     delivered {} acknowledged {}{}\n",
+            "  delivery     delivered {} acknowledged {}{} (line bytes {} of {}, sink rejected {})\n",
             self.delivered,
             self.acked,
-            if self.ok() { "" } else { "  MISMATCH" }
+            if self.ok() { "" } else { "  MISMATCH" },
+            self.delivered_line_bytes,
+            self.acked_line_bytes,
+            self.sink_rejected
         );
         out
     }

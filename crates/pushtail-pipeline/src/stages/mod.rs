@@ -40,6 +40,7 @@ mod json;
 mod labeldrop;
 mod labels;
 mod logfmt;
+mod matcher;
 mod output;
 mod pack;
 mod regex;
@@ -47,6 +48,7 @@ mod replace;
 mod static_labels;
 mod template;
 mod tenant;
+mod timestamp;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -161,6 +163,8 @@ pub(crate) fn build_stage(
         "template" => template::build(cfg, &ctx),
         "output" => output::build(cfg, &ctx),
         "decolorize" => decolorize::build(cfg, &ctx),
+        "match" => matcher::build(cfg, &ctx),
+        "timestamp" => timestamp::build(cfg, &ctx),
         // stages-B: "template", "timestamp", "output", "decolorize",
         // "match", "drop", "limit", "sampling", "multiline", "metrics".
         _ => {
