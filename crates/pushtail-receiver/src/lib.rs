@@ -1,1 +1,164 @@
 //! The HTTP push receiver (Promtail's HTTPTarget).
+//!
+//! One hyper server per listener; every target on a listener is reached by
+//! its base URL through a map lookup. Requests are decoded through
+//! `pushtail-proto`, labelled, relabelled and staged through
+//! `pushtail-pipeline`, and handed to the clients as per-tenant batches over
+//! bounded channels. This crate never talks to Loki and never depends on the
+//! client crate: the binary wires the two together with [`Output`].
+
+pub mod config;
+pub mod metrics;
+
+mod body;
+mod cache;
+mod decode;
+mod error;
+mod handoff;
+mod layers;
+mod lines;
+mod route;
+mod server;
+mod service;
+mod target;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pushtail_pipeline::relabel::RelabelRules;
+use pushtail_pipeline::Pipeline;
+use pushtail_proto::labels::is_valid_label_name;
+use pushtail_proto::model::TenantBatch;
+use pushtail_proto::tenant::TenantId;
+
+use crate::config::ServerConfig;
+
+pub use server::{Receiver, ReceiverError};
+
+/// One push target, ready to serve: the `http` (or `loki_push_api`) block of
+/// a scrape config with its relabel rules and stages built.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    pub job_name: String,
+    /// As configured; normalised to start and end with `/` by the receiver.
+    pub base_url: String,
+    /// Set on every stream after parsing; an empty value deletes the label.
+    pub labels: Vec<(String, String)>,
+    pub use_incoming_timestamp: bool,
+    /// Bounds both the compressed and the decompressed body.
+    pub max_message_size: usize,
+    /// Overrides `X-Scope-OrgID` when set.
+    pub tenant_id: Option<TenantId>,
+    pub relabel: Arc<RelabelRules>,
+    pub pipeline: Arc<Pipeline>,
+}
+
+/// One listener and the targets it serves.
+#[derive(Debug, Clone)]
+pub struct ListenerSpec {
+    pub server: ServerConfig,
+    pub targets: Vec<TargetSpec>,
+    /// This is the shared server: it also serves `/metrics` and `/ready`.
+    pub serve_metrics: bool,
+}
+
+/// Where accepted batches go: every batch is sent to every queue, all or
+/// nothing, waiting at most `push_timeout` for room.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub queues: Vec<tokio::sync::mpsc::Sender<Arc<TenantBatch>>>,
+    pub push_timeout: std::time::Duration,
+}
+
+/// A listener configuration that cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiverConfigError {
+    #[error("jobs {first_job:?} and {second_job:?} both use base_url {base_url:?} on port {port}")]
+    BaseUrlCollision {
+        base_url: String,
+        first_job: String,
+        second_job: String,
+        port: u16,
+    },
+    #[error("job {job:?}: invalid label name {label:?} in labels")]
+    InvalidLabelName { job: String, label: String },
+    #[error("port {port} is used by two listeners ({first} and {second})")]
+    PortUsedTwice {
+        port: u16,
+        first: String,
+        second: String,
+    },
+}
+
+/// Checks what the receiver needs of its config, without I/O: base URLs
+/// unique per listener, valid target label names, no port used twice
+/// (port 0, "any free port", may repeat).
+pub fn validate(listeners: &[ListenerSpec]) -> Result<(), ReceiverConfigError> {
+    let mut ports: HashMap<u16, String> = HashMap::new();
+    for listener in listeners {
+        let port = listener.server.http_listen_port;
+        let name = listener_name(listener);
+        if port != 0 {
+            if let Some(first) = ports.insert(port, name.clone()) {
+                return Err(ReceiverConfigError::PortUsedTwice {
+                    port,
+                    first,
+                    second: name,
+                });
+            }
+        }
+        let mut bases: HashMap<String, &str> = HashMap::new();
+        for target in &listener.targets {
+            if let Some((label, _)) = target
+                .labels
+                .iter()
+                .find(|(name, _)| !is_valid_label_name(name))
+            {
+                return Err(ReceiverConfigError::InvalidLabelName {
+                    job: target.job_name.clone(),
+                    label: label.clone(),
+                });
+            }
+            let base = normalize_base_url(&target.base_url);
+            if let Some(first) = bases.get(&base) {
+                return Err(ReceiverConfigError::BaseUrlCollision {
+                    base_url: base,
+                    first_job: (*first).to_owned(),
+                    second_job: target.job_name.clone(),
+                    port,
+                });
+            }
+            bases.insert(base, &target.job_name);
+        }
+    }
+    Ok(())
+}
+
+/// How a listener is named in errors: its jobs, or "the shared server".
+fn listener_name(listener: &ListenerSpec) -> String {
+    if listener.serve_metrics {
+        return "the shared server".to_owned();
+    }
+    let jobs: Vec<&str> = listener
+        .targets
+        .iter()
+        .map(|t| t.job_name.as_str())
+        .collect();
+    format!("job {}", jobs.join(", "))
+}
+
+/// `app` → `/app/`, `` → `/`, `/a/b` → `/a/b/`.
+pub(crate) fn normalize_base_url(raw: &str) -> String {
+    let trimmed = raw.trim();
+    let mut out = String::with_capacity(trimmed.len() + 2);
+    if !trimmed.starts_with('/') {
+        out.push('/');
+    }
+    out.push_str(trimmed);
+    if !out.ends_with('/') {
+        out.push('/');
+    }
+    out
+}

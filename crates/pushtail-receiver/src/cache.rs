@@ -1,0 +1,104 @@
+//! A bounded cache of per-stream work (label parsing, target labels,
+//! tenant, relabeling), keyed by the incoming label bytes and the request's
+//! header tenant.
+//!
+//! The lock is held only to look up or insert, never while computing and
+//! never across an `.await`. When the cache grows past its bound it is
+//! cleared: streams repeat, so it refills with the live ones at once.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Most cached results per target before the cache is cleared.
+const MAX_ENTRIES: usize = 10_000;
+/// Longer keys are computed every time rather than kept: a megabyte label
+/// string should not be pinned in memory.
+const MAX_KEY_LEN: usize = 4096;
+
+/// Results of `compute` per (`scope`, key bytes).
+pub(crate) struct Cache<S, V> {
+    inner: Mutex<Inner<S, V>>,
+    computed: AtomicU64,
+}
+
+struct Inner<S, V> {
+    map: HashMap<S, HashMap<Box<[u8]>, V>>,
+    len: usize,
+}
+
+impl<S: Eq + Hash + Clone, V: Clone> Cache<S, V> {
+    pub(crate) fn new() -> Self {
+        Cache {
+            inner: Mutex::new(Inner {
+                map: HashMap::new(),
+                len: 0,
+            }),
+            computed: AtomicU64::new(0),
+        }
+    }
+
+    /// The cached value for (`scope`, `key`), computing and caching it on a
+    /// miss.
+    pub(crate) fn get_or_compute(&self, scope: &S, key: &[u8], compute: impl FnOnce() -> V) -> V {
+        if let Some(v) = self.lock().map.get(scope).and_then(|m| m.get(key)).cloned() {
+            return v;
+        }
+        let value = compute();
+        self.computed.fetch_add(1, Ordering::Relaxed);
+        if key.len() <= MAX_KEY_LEN {
+            let mut inner = self.lock();
+            if inner.len >= MAX_ENTRIES {
+                inner.map.clear();
+                inner.len = 0;
+            }
+            let map = inner.map.entry(scope.clone()).or_default();
+            if map.insert(key.into(), value.clone()).is_none() {
+                inner.len += 1;
+            }
+        }
+        value
+    }
+
+    /// How many times a value was computed (misses), for tests.
+    #[cfg(test)]
+    pub(crate) fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<S, V>> {
+        // A panic while holding the lock cannot leave the maps inconsistent
+        // (inserts are single calls), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn computes_once_per_scope_and_key() {
+        let cache: Cache<u8, usize> = Cache::new();
+        for _ in 0..3 {
+            assert_eq!(cache.get_or_compute(&0, b"a", || 1), 1);
+            assert_eq!(cache.get_or_compute(&1, b"a", || 2), 2);
+            assert_eq!(cache.get_or_compute(&0, b"b", || 3), 3);
+        }
+        assert_eq!(cache.computed(), 3);
+    }
+
+    #[test]
+    fn long_keys_are_not_kept_and_size_is_bounded() {
+        let cache: Cache<u8, u8> = Cache::new();
+        let long = vec![b'x'; MAX_KEY_LEN + 1];
+        cache.get_or_compute(&0, &long, || 1);
+        cache.get_or_compute(&0, &long, || 1);
+        assert_eq!(cache.computed(), 2);
+        for i in 0..(MAX_ENTRIES + 5) {
+            cache.get_or_compute(&0, i.to_string().as_bytes(), || 0);
+        }
+        assert!(cache.lock().len <= MAX_ENTRIES);
+    }
+}

@@ -1,0 +1,195 @@
+//! Every way a request can fail, and the one place that maps each to a
+//! status code and a one-line `text/plain` body.
+//!
+//! Handlers return [`PushError`]; nothing else in the crate picks a status
+//! for an error. Never 429: Loki clients may drop those unretried.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+
+/// What the server tells the client about a response body it cannot take.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PushError {
+    #[error("no route for {path}")]
+    NotFound { path: String },
+    #[error("method {method} not allowed on {path}, use {allow}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: &'static str,
+    },
+    #[error("missing Content-Type header: use application/json or application/x-protobuf (snappy-compressed)")]
+    MissingContentType,
+    #[error("unsupported Content-Type {0:?}: use application/json or application/x-protobuf (snappy-compressed)")]
+    UnsupportedContentType(String),
+    #[error("unsupported Content-Encoding {0:?}: use identity, gzip, deflate, snappy or zstd")]
+    UnsupportedContentEncoding(String),
+    #[error("invalid X-Scope-OrgID header: {0}")]
+    InvalidTenantHeader(String),
+    #[error("request body is larger than the {limit} byte limit (max_message_size)")]
+    TooLarge { limit: usize },
+    #[error("decompressed request body is larger than the {limit} byte limit (max_message_size)")]
+    TooLargeDecompressed { limit: usize },
+    #[error("reading request body: {0}")]
+    BodyRead(String),
+    #[error("{0}")]
+    Malformed(String),
+    /// Some (or all) streams were skipped; the rest were forwarded.
+    #[error("{}", .0.join("; "))]
+    BadStreams(Vec<String>),
+    #[error("invalid plaintext push path: {0}")]
+    BadPath(String),
+    #[error("invalid timestamp query parameter {value:?}: expected RFC3339, Unix seconds or Unix nanoseconds")]
+    BadTimestamp { value: String },
+    #[error("client queues stayed full for {timeout_ms}ms, retry later")]
+    QueueFull { timeout_ms: u128 },
+    #[error("client queues are closed, retry later")]
+    QueueClosed,
+    #[error("shutting down, retry later")]
+    ShuttingDown,
+    #[error("/metrics is not served: no metrics recorder was installed")]
+    MetricsDisabled,
+}
+
+impl PushError {
+    pub(crate) fn status(&self) -> StatusCode {
+        use PushError::*;
+        match self {
+            NotFound { .. } | MetricsDisabled => StatusCode::NOT_FOUND,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            MissingContentType | UnsupportedContentType(_) | UnsupportedContentEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            TooLarge { .. } | TooLargeDecompressed { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            InvalidTenantHeader(_)
+            | BodyRead(_)
+            | Malformed(_)
+            | BadStreams(_)
+            | BadPath(_)
+            | BadTimestamp { .. } => StatusCode::BAD_REQUEST,
+            QueueFull { .. } | QueueClosed | ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for 503s.
+    fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            PushError::QueueFull { .. } | PushError::QueueClosed => Some("1"),
+            PushError::ShuttingDown => Some("5"),
+            _ => None,
+        }
+    }
+
+    /// The label value of [`crate::metrics::REJECTED_PUSHES_TOTAL`], for 503s.
+    pub(crate) fn rejection_reason(&self) -> Option<&'static str> {
+        match self {
+            PushError::QueueFull { .. } => Some("queue_full"),
+            PushError::QueueClosed => Some("queue_closed"),
+            PushError::ShuttingDown => Some("shutting_down"),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
+        let mut body = self.to_string();
+        body.push('\n');
+        let mut resp = text_response(self.status(), body);
+        if let PushError::MethodNotAllowed { allow, .. } = &self {
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(secs) = self.retry_after() {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+        }
+        resp
+    }
+}
+
+pub(crate) fn text_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// At most `max` bytes of `s` (on a char boundary), marked when cut: error
+/// bodies quote user input, which may be a megabyte long.
+pub(crate) fn excerpt(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return s.into();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…({} bytes)", &s[..end], s.len()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_maps_to_one_status() {
+        let cases: Vec<(PushError, u16, Option<&str>)> = vec![
+            (PushError::NotFound { path: "/x".into() }, 404, None),
+            (
+                PushError::MethodNotAllowed {
+                    method: "GET".into(),
+                    path: "/loki/api/v1/push".into(),
+                    allow: "POST",
+                },
+                405,
+                None,
+            ),
+            (PushError::MissingContentType, 415, None),
+            (PushError::UnsupportedContentType("x".into()), 415, None),
+            (
+                PushError::UnsupportedContentEncoding("br".into()),
+                415,
+                None,
+            ),
+            (PushError::InvalidTenantHeader("x".into()), 400, None),
+            (PushError::TooLarge { limit: 1 }, 413, None),
+            (PushError::TooLargeDecompressed { limit: 1 }, 413, None),
+            (PushError::BodyRead("x".into()), 400, None),
+            (PushError::Malformed("x".into()), 400, None),
+            (
+                PushError::BadStreams(vec!["a".into(), "b".into()]),
+                400,
+                None,
+            ),
+            (PushError::BadPath("x".into()), 400, None),
+            (PushError::BadTimestamp { value: "x".into() }, 400, None),
+            (PushError::QueueFull { timeout_ms: 5 }, 503, Some("1")),
+            (PushError::QueueClosed, 503, Some("1")),
+            (PushError::ShuttingDown, 503, Some("5")),
+            (PushError::MetricsDisabled, 404, None),
+        ];
+        for (err, status, retry) in cases {
+            let line = err.to_string();
+            let resp = err.into_response();
+            assert_eq!(resp.status().as_u16(), status, "{line}");
+            assert_eq!(
+                resp.headers()
+                    .get(header::RETRY_AFTER)
+                    .map(|v| v.to_str().unwrap()),
+                retry,
+                "{line}"
+            );
+            assert!(!line.contains('\n') && !line.is_empty(), "{line:?}");
+            assert_ne!(status, 429);
+        }
+    }
+
+    #[test]
+    fn excerpts_cut_on_char_boundaries() {
+        assert_eq!(excerpt("abc", 5), "abc");
+        assert_eq!(excerpt("ééé", 3), "é…(6 bytes)");
+    }
+}

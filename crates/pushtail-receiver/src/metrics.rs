@@ -1,0 +1,63 @@
+//! Receiver metric names (DESIGN §6) and their descriptions.
+//!
+//! Names are constants so call sites never spell them; this module never
+//! installs a recorder (the binary does).
+
+/// Histogram, labels `route`, `status_code`: time spent serving a request.
+pub const REQUEST_DURATION_SECONDS: &str = "loki_source_api_request_duration_seconds";
+/// Histogram, label `route`: bytes of request body read (as sent, before
+/// decompression).
+pub const REQUEST_MESSAGE_BYTES: &str = "loki_source_api_request_message_bytes";
+/// Histogram, label `route`: bytes of response body.
+pub const RESPONSE_MESSAGE_BYTES: &str = "loki_source_api_response_message_bytes";
+/// Gauge: currently open TCP connections, over all listeners.
+pub const TCP_CONNECTIONS: &str = "loki_source_api_tcp_connections";
+/// Counter, label `job`: entries handed to the clients (after stages).
+pub const ENTRIES_WRITTEN: &str = "loki_source_api_entries_written";
+/// Counter: pushes that found a client queue full and had to wait.
+pub const QUEUE_WAITS_TOTAL: &str = "pushtail_receiver_queue_waits_total";
+/// Counter, label `reason` (`queue_full`, `queue_closed`, `shutting_down`):
+/// pushes answered 503.
+pub const REJECTED_PUSHES_TOTAL: &str = "pushtail_receiver_rejected_pushes_total";
+/// Counter, label `job`: streams skipped because of bad labels or tenant.
+pub const BAD_STREAMS_TOTAL: &str = "pushtail_receiver_bad_streams_total";
+
+/// Registers descriptions with the installed recorder (idempotent).
+pub(crate) fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time (in seconds) spent serving HTTP requests."
+    );
+    describe_histogram!(
+        REQUEST_MESSAGE_BYTES,
+        Unit::Bytes,
+        "Size (in bytes) of messages received in the request."
+    );
+    describe_histogram!(
+        RESPONSE_MESSAGE_BYTES,
+        Unit::Bytes,
+        "Size (in bytes) of messages sent in response."
+    );
+    describe_gauge!(
+        TCP_CONNECTIONS,
+        "Current number of accepted TCP connections."
+    );
+    describe_counter!(
+        ENTRIES_WRITTEN,
+        "Number of log entries handed to the clients."
+    );
+    describe_counter!(
+        QUEUE_WAITS_TOTAL,
+        "Pushes that waited for room in a client queue."
+    );
+    describe_counter!(
+        REJECTED_PUSHES_TOTAL,
+        "Pushes answered 503 because the agent could not take them."
+    );
+    describe_counter!(
+        BAD_STREAMS_TOTAL,
+        "Streams skipped because of invalid labels or tenant."
+    );
+}

@@ -1,0 +1,348 @@
+//! Listeners: binding, the accept loop (connection limit, connection
+//! gauge), hyper connections under graceful shutdown, the periodic flush of
+//! held pipeline entries, and the shutdown sequence.
+//!
+//! Timeouts map onto what hyper and tower-http offer (approximations of
+//! Go's `http.Server`): `http_server_read_timeout` is hyper's header read
+//! timeout (it also closes idle keep-alive connections that send nothing
+//! for that long) and the request-body inactivity timeout;
+//! `http_server_write_timeout` bounds the whole handling of a request
+//! (answered 503 when it runs out); `http_server_idle_timeout` has no hyper
+//! equivalent beyond the header read timeout. Nothing here reads bodies.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tower::ServiceBuilder;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::timeout::{RequestBodyTimeout, RequestBodyTimeoutLayer, Timeout, TimeoutLayer};
+use tower_http::trace::{Trace, TraceLayer};
+
+use crate::config::ServerConfig;
+use crate::handoff::Handoff;
+use crate::layers::{MetricsLayer, MetricsService};
+use crate::metrics::TCP_CONNECTIONS;
+use crate::route::RouteTable;
+use crate::service::{ListenerService, ListenerState};
+use crate::target::{now_ns, BatchSet, Target};
+use crate::{normalize_base_url, validate, ListenerSpec, Output, ReceiverConfigError};
+
+/// How often held pipeline entries (multiline) are checked for release.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+/// How often histogram upkeep runs on the metrics handle.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Why the receiver could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    #[error(transparent)]
+    Config(#[from] ReceiverConfigError),
+    #[error("invalid listen address {address:?}: {reason}")]
+    Address { address: String, reason: String },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// The bound listeners, ready to serve.
+pub struct Receiver {
+    listeners: Vec<Bound>,
+    handoff: Arc<Handoff>,
+    shutting_down: Arc<AtomicBool>,
+    metrics: Option<PrometheusHandle>,
+}
+
+struct Bound {
+    listener: TcpListener,
+    addr: SocketAddr,
+    server: ServerConfig,
+    state: Arc<ListenerState>,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("addrs", &self.local_addrs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    /// Validates the listeners and binds every socket. Install the metrics
+    /// recorder before calling this: per-target counters are registered
+    /// here.
+    pub async fn bind(
+        listeners: Vec<ListenerSpec>,
+        output: Output,
+        metrics: Option<PrometheusHandle>,
+    ) -> Result<Receiver, ReceiverError> {
+        validate(&listeners)?;
+        crate::metrics::describe();
+        let handoff = Arc::new(Handoff::new(output.queues));
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let mut bound = Vec::with_capacity(listeners.len());
+        for spec in listeners {
+            let address = format!(
+                "{}:{}",
+                spec.server.http_listen_address, spec.server.http_listen_port
+            );
+            let addr = resolve(&spec.server)?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ReceiverError::Bind { address, source })?;
+            let addr = listener.local_addr().unwrap_or(addr);
+            let state = Arc::new(listener_state(
+                &spec,
+                &handoff,
+                output.push_timeout,
+                &shutting_down,
+                metrics.clone(),
+            ));
+            bound.push(Bound {
+                listener,
+                addr,
+                server: spec.server,
+                state,
+            });
+        }
+        Ok(Receiver {
+            listeners: bound,
+            handoff,
+            shutting_down,
+            metrics,
+        })
+    }
+
+    /// The bound addresses, in `ListenerSpec` order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|l| l.addr).collect()
+    }
+
+    /// Serves until `shutdown` resolves; then readiness and new pushes turn
+    /// 503, in-flight requests finish (each listener waits at most its
+    /// `graceful_shutdown_timeout`), held pipeline entries are flushed into
+    /// the output, and this returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ReceiverError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mut states = Vec::new();
+        let mut grace = Duration::ZERO;
+        for bound in self.listeners {
+            states.push(Arc::clone(&bound.state));
+            grace = grace.max(bound.server.graceful_shutdown_timeout.get());
+            tasks.spawn(serve(bound, stop_rx.clone()));
+        }
+        let flusher = tokio::spawn(flush_loop(
+            states.clone(),
+            Arc::clone(&self.handoff),
+            self.metrics.clone(),
+            stop_rx,
+        ));
+        shutdown.await;
+        tracing::info!("receiver shutting down");
+        self.shutting_down.store(true, Ordering::Release);
+        let _ = stop_tx.send(true);
+        while tasks.join_next().await.is_some() {}
+        if tokio::time::timeout(grace, flusher).await.is_err() {
+            tracing::warn!("pipeline flush did not finish in time");
+        }
+        flush_targets(&states, &self.handoff, true, Some(grace)).await;
+        Ok(())
+    }
+}
+
+fn resolve(server: &ServerConfig) -> Result<SocketAddr, ReceiverError> {
+    let host = server.http_listen_address.trim();
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let ip: std::net::IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|e: std::net::AddrParseError| ReceiverError::Address {
+            address: host.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(SocketAddr::new(ip, server.http_listen_port))
+}
+
+pub(crate) fn listener_state(
+    spec: &ListenerSpec,
+    handoff: &Arc<Handoff>,
+    push_timeout: Duration,
+    shutting_down: &Arc<AtomicBool>,
+    metrics: Option<PrometheusHandle>,
+) -> ListenerState {
+    let routes = RouteTable::new(
+        spec.targets.iter().map(|t| normalize_base_url(&t.base_url)),
+        spec.serve_metrics,
+    );
+    ListenerState {
+        routes,
+        targets: spec.targets.iter().cloned().map(Target::new).collect(),
+        handoff: Arc::clone(handoff),
+        push_timeout,
+        shutting_down: Arc::clone(shutting_down),
+        metrics,
+    }
+}
+
+/// The layered service of one listener: tracing, metrics, the write
+/// timeout, the request-body read timeout, then the router.
+pub(crate) type Stack = Trace<
+    MetricsService<Timeout<RequestBodyTimeout<ListenerService>>>,
+    SharedClassifier<ServerErrorsAsFailures>,
+>;
+
+pub(crate) fn stack(state: Arc<ListenerState>, server: &ServerConfig) -> Stack {
+    ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(MetricsLayer)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            server.http_server_write_timeout.get(),
+        ))
+        .layer(RequestBodyTimeoutLayer::new(
+            server.http_server_read_timeout.get(),
+        ))
+        .service(ListenerService { state })
+}
+
+/// Accepts connections until told to stop, then drains them gracefully.
+async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
+    let Bound {
+        listener,
+        addr,
+        server,
+        state,
+    } = bound;
+    let service = stack(state, &server);
+    let limit = (server.http_listen_conn_limit > 0)
+        .then(|| Arc::new(Semaphore::new(server.http_listen_conn_limit)));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.http_server_read_timeout.get());
+    let graceful = GracefulShutdown::new();
+    let connections = metrics::gauge!(TCP_CONNECTIONS);
+    tracing::info!(%addr, "listening");
+    loop {
+        let permit = match &limit {
+            Some(sem) => tokio::select! {
+                p = Arc::clone(sem).acquire_owned() => p.ok(),
+                _ = stopped(&mut stop) => break,
+            },
+            None => None,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = stopped(&mut stop) => break,
+        };
+        let conn = builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service.clone()),
+            )
+            .into_owned();
+        let watched = graceful.watch(conn);
+        let gauge = connections.clone();
+        gauge.increment(1.0);
+        tokio::spawn(async move {
+            if let Err(e) = watched.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            gauge.decrement(1.0);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = server.graceful_shutdown_timeout.get();
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(%addr, "connections still open after graceful_shutdown_timeout");
+    }
+}
+
+/// Every [`FLUSH_INTERVAL`], releases entries stages held past their
+/// deadline and hands them off; also keeps the metrics handle's upkeep.
+async fn flush_loop(
+    states: Vec<Arc<ListenerState>>,
+    handoff: Arc<Handoff>,
+    metrics: Option<PrometheusHandle>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let staged = states
+        .iter()
+        .any(|s| s.targets.iter().any(|t| !t.spec.pipeline.is_empty()));
+    let mut flush = tokio::time::interval(FLUSH_INTERVAL);
+    let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = flush.tick(), if staged => flush_targets(&states, &handoff, false, None).await,
+            _ = upkeep.tick(), if metrics.is_some() => {
+                if let Some(handle) = &metrics {
+                    handle.run_upkeep();
+                }
+            }
+            _ = stopped(&mut stop) => return,
+        }
+    }
+}
+
+/// Hands off entries the stages release (all of them with `force`). They
+/// were accepted already, so they wait for room (up to `timeout`) rather
+/// than being refused.
+async fn flush_targets(
+    states: &[Arc<ListenerState>],
+    handoff: &Handoff,
+    force: bool,
+    timeout: Option<Duration>,
+) {
+    for target in states.iter().flat_map(|s| &s.targets) {
+        let mut out = BatchSet::default();
+        target.flush(now_ns(), force, &mut out);
+        let entries = out.entry_count();
+        if entries == 0 {
+            continue;
+        }
+        match handoff.send(out.into_batches(), timeout).await {
+            Ok(()) => target.count_written(entries),
+            Err(e) => tracing::warn!(
+                job = %target.spec.job_name,
+                entries,
+                error = %e,
+                "could not hand off entries released by pipeline stages"
+            ),
+        }
+    }
+}
+
+/// Resolves once the stop flag is set (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
