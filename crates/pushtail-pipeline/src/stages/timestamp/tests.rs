@@ -316,7 +316,8 @@ fn fudge_follows_last_good_timestamp_per_stream() {
     let p = pipeline("- template: {source: ts, template: '{{ .Entry }}'}\n- timestamp: {source: ts, format: RFC3339Nano}");
     let a = [("app", "a")];
     let b = [("app", "b")];
-    let rows: [(&[(&str, &str)], &str, &str); 5] = [
+    type Step<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let rows: [Step<'_>; 5] = [
         (
             &a,
             "2019-10-01T01:02:03.4Z",
