@@ -74,7 +74,16 @@ impl Pipeline {
     /// Runs every stage on one entry; pushes 0..n results (dropped: 0;
     /// multiline may hold entries back and release them later).
     pub fn process(&self, input: PipelineEntry, out: &mut Vec<PipelineEntry>) {
-        let e = StageEntry::new(input.labels, input.entry, input.tenant);
+        let mut e = StageEntry::new(input.labels, input.entry, input.tenant);
+        if !self.stages.buffers() {
+            // The common case: one entry in, at most one out, no Vec.
+            self.stages.run_in_place(&mut e);
+            match &e.dropped {
+                Some(reason) => crate::telemetry::count_dropped(reason),
+                None => out.push(finish(e)),
+            }
+            return;
+        }
         let mut done = Vec::new();
         self.stages.run(e, &mut done);
         out.extend(done.into_iter().map(finish));
@@ -101,5 +110,50 @@ fn finish(mut e: StageEntry) -> PipelineEntry {
             structured_metadata: std::mem::take(&mut e.metadata),
         },
         tenant: e.tenant.take(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::testing::{config_error, pipeline, render, run};
+
+    #[test]
+    fn pipeline_is_shareable() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Pipeline>();
+        assert!(Pipeline::empty().is_empty());
+    }
+
+    #[test]
+    fn stage_errors_name_index_type_and_field() {
+        for (yaml, want) in [
+            (
+                "- static_labels: {a: b}\n- json: {}",
+                r#"pipeline_stages[1] (json): field "expressions": JMES expression is required"#,
+            ),
+            (
+                "- frobnicate: {}",
+                "pipeline_stages[0] (frobnicate): unsupported stage type",
+            ),
+            (
+                "- {json: {}, regex: {}}",
+                "pipeline_stages[0]: a stage must be a map with one key, the stage type",
+            ),
+            (
+                "- just-a-string",
+                "pipeline_stages[0]: a stage must be a map",
+            ),
+        ] {
+            assert_eq!(config_error(yaml), want, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn drops_and_untouched_entries() {
+        let p = pipeline("- json: {expressions: {a: ''}, drop_malformed: true}");
+        assert_eq!(render(&run(&p, &[], "nope")), "dropped");
+        let out = run(&p, &[("x", "1")], r#"{"a":1}"#);
+        assert_eq!(render(&out), r#"{x="1"} {"a":1}"#);
     }
 }

@@ -230,6 +230,11 @@ impl StageList {
         self.stages.is_empty()
     }
 
+    /// True when some stage holds entries back.
+    pub(crate) fn buffers(&self) -> bool {
+        self.stages.iter().any(|s| s.buffers())
+    }
+
     /// Runs `e` through every stage from `start`; surviving entries go to
     /// `out`, dropped ones are counted.
     pub(crate) fn run(&self, e: StageEntry, out: &mut Vec<StageEntry>) {
