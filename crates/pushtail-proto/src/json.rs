@@ -34,11 +34,14 @@ pub fn decode_push_json(body: &[u8]) -> Result<DecodedPush, DecodeError> {
         return Err(DecodeError::EmptyBody);
     }
     let ctx = Ctx::default();
+    // Every line goes into one buffer (at most the body's size), frozen and
+    // sliced at the end: one allocation per request, not one per line.
+    ctx.lines.borrow_mut().reserve(body.len());
     let mut de = serde_json::Deserializer::from_slice(body);
     let res = PushSeed(&ctx)
         .deserialize(&mut de)
         .and_then(|p| de.end().map(|()| p));
-    res.map_err(|source| {
+    let mut push = res.map_err(|source| {
         ctx.err.take().unwrap_or(DecodeError::Json {
             at: Location {
                 stream: ctx.stream.get(),
@@ -46,7 +49,14 @@ pub fn decode_push_json(body: &[u8]) -> Result<DecodedPush, DecodeError> {
             },
             source,
         })
-    })
+    })?;
+    let lines = Bytes::from(ctx.lines.take());
+    let ranges = ctx.line_ranges.take();
+    let entries = push.streams.iter_mut().flat_map(|s| &mut s.entries);
+    for (entry, (start, end)) in entries.zip(ranges) {
+        entry.line = lines.slice(start..end);
+    }
+    Ok(push)
 }
 
 /// Decoding state shared by the visitors: where we are, and a structured
@@ -56,6 +66,10 @@ struct Ctx {
     stream: Cell<Option<usize>>,
     entry: Cell<Option<usize>>,
     err: RefCell<Option<DecodeError>>,
+    /// The bytes of every line decoded so far.
+    lines: RefCell<Vec<u8>>,
+    /// Where each entry's line is in `lines`, in entry order.
+    line_ranges: RefCell<Vec<(usize, usize)>>,
 }
 
 impl Ctx {
@@ -341,7 +355,7 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         let Some(timestamp_ns) = seq.next_element_seed(TimestampSeed(self.0))? else {
             return Err(short(0));
         };
-        let Some(line) = seq.next_element_seed(LineSeed)? else {
+        let Some(()) = seq.next_element_seed(LineSeed(self.0))? else {
             return Err(short(1));
         };
         let structured_metadata = seq
@@ -351,7 +365,7 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Entry {
             timestamp_ns,
-            line,
+            line: Bytes::new(),
             structured_metadata,
         })
     }
@@ -404,22 +418,28 @@ impl Visitor<'_> for TimestampSeed<'_> {
     }
 }
 
-struct LineSeed;
+/// Appends a line to the shared buffer; the entry gets its slice once the
+/// whole body is decoded.
+struct LineSeed<'c>(&'c Ctx);
 
-impl<'de> DeserializeSeed<'de> for LineSeed {
-    type Value = Bytes;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Bytes, D::Error> {
+impl<'de> DeserializeSeed<'de> for LineSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_str(self)
     }
 }
 
-impl Visitor<'_> for LineSeed {
-    type Value = Bytes;
+impl Visitor<'_> for LineSeed<'_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a line string")
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
-        Ok(Bytes::copy_from_slice(v.as_bytes()))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        let mut lines = self.0.lines.borrow_mut();
+        let start = lines.len();
+        lines.extend_from_slice(v.as_bytes());
+        self.0.line_ranges.borrow_mut().push((start, lines.len()));
+        Ok(())
     }
 }
 
