@@ -142,7 +142,7 @@ mod tests {
             ),
             (
                 "- just-a-string",
-                "pipeline_stages[0]: a stage must be a map",
+                "pipeline_stages[0]: a stage must be a map with one key, the stage type",
             ),
         ] {
             assert_eq!(config_error(yaml), want, "{yaml}");
