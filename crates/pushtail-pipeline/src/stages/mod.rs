@@ -36,15 +36,18 @@ use crate::telemetry;
 mod cri;
 mod decolorize;
 mod docker;
+mod drop;
 mod json;
 mod labeldrop;
 mod labels;
+mod limit;
 mod logfmt;
 mod matcher;
 mod output;
 mod pack;
 mod regex;
 mod replace;
+mod sampling;
 mod static_labels;
 mod template;
 mod tenant;
@@ -165,6 +168,9 @@ pub(crate) fn build_stage(
         "decolorize" => decolorize::build(cfg, &ctx),
         "match" => matcher::build(cfg, &ctx),
         "timestamp" => timestamp::build(cfg, &ctx),
+        "drop" => drop::build(cfg, &ctx),
+        "limit" => limit::build(cfg, &ctx),
+        "sampling" => sampling::build(cfg, &ctx),
         // stages-B: "template", "timestamp", "output", "decolorize",
         // "match", "drop", "limit", "sampling", "multiline", "metrics".
         _ => {

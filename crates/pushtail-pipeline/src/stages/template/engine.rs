@@ -164,15 +164,6 @@ impl Template {
         })
     }
 
-    /// True when the template is plain text with no actions.
-    pub(crate) fn as_literal(&self) -> Option<&str> {
-        match self.nodes.as_slice() {
-            [] => Some(""),
-            [Node::Text(t)] => Some(t),
-            _ => None,
-        }
-    }
-
     /// True when rendering may read field `name` (also when `.` is used).
     pub(crate) fn uses_field(&self, name: &str) -> bool {
         fn pipe(p: &Pipe, name: &str) -> bool {
