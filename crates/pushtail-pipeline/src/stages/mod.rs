@@ -43,6 +43,7 @@ mod labels;
 mod limit;
 mod logfmt;
 mod matcher;
+mod multiline;
 mod output;
 mod pack;
 mod regex;
@@ -171,6 +172,7 @@ pub(crate) fn build_stage(
         "drop" => drop::build(cfg, &ctx),
         "limit" => limit::build(cfg, &ctx),
         "sampling" => sampling::build(cfg, &ctx),
+        "multiline" => multiline::build(cfg, &ctx),
         // stages-B: "template", "timestamp", "output", "decolorize",
         // "match", "drop", "limit", "sampling", "multiline", "metrics".
         _ => {
