@@ -5,7 +5,7 @@
 //! push never leaves a partial fan-out behind for its retry to duplicate.
 //! This module never drops a batch it has accepted.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pushtail_proto::model::TenantBatch;
@@ -16,14 +16,16 @@ use crate::error::PushError;
 use crate::metrics::QUEUE_WAITS_TOTAL;
 
 pub(crate) struct Handoff {
-    queues: Vec<Sender<Arc<TenantBatch>>>,
+    /// Emptied by [`Handoff::close`]; cloned out per send so the lock is
+    /// never held across an `.await`.
+    queues: Mutex<Vec<Sender<Arc<TenantBatch>>>>,
     waits: metrics::Counter,
 }
 
 impl Handoff {
     pub(crate) fn new(queues: Vec<Sender<Arc<TenantBatch>>>) -> Self {
         Handoff {
-            queues,
+            queues: Mutex::new(queues),
             waits: metrics::counter!(QUEUE_WAITS_TOTAL),
         }
     }
@@ -37,12 +39,15 @@ impl Handoff {
         batches: Vec<TenantBatch>,
         timeout: Option<Duration>,
     ) -> Result<(), PushError> {
-        if batches.is_empty() || self.queues.is_empty() {
+        if batches.is_empty() {
             return Ok(());
         }
+        let queues = self.lock().clone();
+        if queues.is_empty() {
+            return Err(PushError::QueueClosed);
+        }
         let batches: Vec<Arc<TenantBatch>> = batches.into_iter().map(Arc::new).collect();
-        let chunk = self
-            .queues
+        let chunk = queues
             .iter()
             .map(Sender::max_capacity)
             .min()
@@ -50,7 +55,7 @@ impl Handoff {
             .max(1);
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         for part in batches.chunks(chunk) {
-            let reserve = self.reserve_all(part.len());
+            let reserve = self.reserve_all(&queues, part.len());
             let permits = match deadline {
                 Some(at) => tokio::time::timeout_at(at, reserve).await.map_err(|_| {
                     PushError::QueueFull {
@@ -69,12 +74,13 @@ impl Handoff {
     }
 
     /// `n` permits on every queue.
-    async fn reserve_all(
+    async fn reserve_all<'q>(
         &self,
+        queues: &'q [Sender<Arc<TenantBatch>>],
         n: usize,
-    ) -> Result<Vec<PermitIterator<'_, Arc<TenantBatch>>>, PushError> {
-        let mut permits = Vec::with_capacity(self.queues.len());
-        for queue in &self.queues {
+    ) -> Result<Vec<PermitIterator<'q, Arc<TenantBatch>>>, PushError> {
+        let mut permits = Vec::with_capacity(queues.len());
+        for queue in queues {
             let permit = match queue.try_reserve_many(n) {
                 Ok(p) => p,
                 Err(TrySendError::Closed(())) => return Err(PushError::QueueClosed),
@@ -89,6 +95,18 @@ impl Handoff {
             permits.push(permit);
         }
         Ok(permits)
+    }
+
+    /// Drops the receiver's senders, so the clients see their queues close
+    /// once every other sender is gone. Later sends fail with 503.
+    pub(crate) fn close(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Sender<Arc<TenantBatch>>>> {
+        // Only `clone` and `clear` run under the lock: a poisoned lock still
+        // holds a consistent list.
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -145,6 +163,16 @@ mod tests {
             free_rx.recv().await.is_none(),
             "nothing sent to the free queue"
         );
+    }
+
+    #[tokio::test]
+    async fn closing_releases_the_queues() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let handoff = Handoff::new(vec![tx]);
+        handoff.close();
+        assert!(rx.recv().await.is_none(), "the only sender is gone");
+        let err = handoff.send(vec![batch("a")], None).await.unwrap_err();
+        assert!(matches!(err, PushError::QueueClosed));
     }
 
     #[tokio::test]

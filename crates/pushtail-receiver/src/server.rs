@@ -135,7 +135,8 @@ impl Receiver {
     /// Serves until `shutdown` resolves; then readiness and new pushes turn
     /// 503, in-flight requests finish (each listener waits at most its
     /// `graceful_shutdown_timeout`), held pipeline entries are flushed into
-    /// the output, and this returns.
+    /// the output, the receiver lets go of its queue senders, and this
+    /// returns.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -160,10 +161,15 @@ impl Receiver {
         self.shutting_down.store(true, Ordering::Release);
         let _ = stop_tx.send(true);
         while tasks.join_next().await.is_some() {}
-        if tokio::time::timeout(grace, flusher).await.is_err() {
+        let mut flusher = flusher;
+        if tokio::time::timeout(grace, &mut flusher).await.is_err() {
             tracing::warn!("pipeline flush did not finish in time");
+            flusher.abort();
         }
         flush_targets(&states, &self.handoff, true, Some(grace)).await;
+        // Connections that outlived the grace period still hold the
+        // service; the clients must not wait for them.
+        self.handoff.close();
         Ok(())
     }
 }

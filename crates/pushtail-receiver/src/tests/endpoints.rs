@@ -126,7 +126,13 @@ async fn limits_and_media_types() {
     let bomb = gzip(&vec![b' '; 1 << 20]);
     assert!(bomb.len() < 64 * 1024);
     let gz = gzip(ONE_STREAM.as_bytes());
-    let cases: Vec<(Vec<(&str, &str)>, Bytes, StatusCode, &str)> = vec![
+    type Case = (
+        Vec<(&'static str, &'static str)>,
+        Bytes,
+        StatusCode,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             json.to_vec(),
             Bytes::from(big.clone()),
@@ -207,7 +213,8 @@ async fn garbage_bodies_are_refused_not_fatal() {
     let json = [("content-type", "application/json")];
     let valid = protobuf(&[(r#"{a="b"}"#, &[(1, "x")])]);
     let huge_labels = format!("{{a=\"{}\"", "v".repeat(1 << 20));
-    let cases: Vec<(&[(&str, &str)], Vec<u8>)> = vec![
+    type Case<'a> = (&'a [(&'a str, &'a str)], Vec<u8>);
+    let cases: Vec<Case> = vec![
         (
             &proto,
             (0..=255u8)

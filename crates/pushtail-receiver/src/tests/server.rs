@@ -116,6 +116,10 @@ async fn receiver_serves_and_shuts_down_gracefully() {
     let batch = rx.recv().await.unwrap();
     assert_eq!(batch.entry_count(), 2);
     assert!(
+        rx.recv().await.is_none(),
+        "the receiver let go of its senders"
+    );
+    assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "the listener is closed after run returns"
     );
