@@ -31,19 +31,35 @@ impl Batch {
         }
     }
 
-    /// Adds `entry` to the stream with `labels`, keeping arrival order.
-    pub(crate) fn push(&mut self, labels: &LabelSet, entry: Entry) {
-        self.bytes += entry.size();
-        self.entries += 1;
+    /// The position of the stream with `labels`, created empty if new.
+    pub(crate) fn slot(&mut self, labels: &LabelSet) -> usize {
         if let Some(&i) = self.index.get(labels) {
-            self.streams[i].entries.push(entry);
-            return;
+            return i;
         }
-        self.index.insert(labels.clone(), self.streams.len());
+        let i = self.streams.len();
+        self.index.insert(labels.clone(), i);
         self.streams.push(Stream {
             labels: labels.clone(),
-            entries: vec![entry],
+            entries: Vec::new(),
         });
+        i
+    }
+
+    /// Adds `entry` to the stream at `slot` (from [`Batch::slot`]), keeping
+    /// arrival order.
+    pub(crate) fn push_at(&mut self, slot: usize, entry: Entry) {
+        self.bytes += entry.size();
+        self.entries += 1;
+        if let Some(stream) = self.streams.get_mut(slot) {
+            stream.entries.push(entry);
+        }
+    }
+
+    /// Adds `entry` to the stream with `labels`.
+    #[cfg(test)]
+    fn push(&mut self, labels: &LabelSet, entry: Entry) {
+        let slot = self.slot(labels);
+        self.push_at(slot, entry);
     }
 
     /// Bytes of line and structured metadata in the batch.

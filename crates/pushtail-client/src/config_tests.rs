@@ -215,7 +215,10 @@ fn validation() {
 fn host_labels() {
     let cases = [
         ("http://loki:3100/loki/api/v1/push", "loki:3100"),
-        ("https://loki.example.com/loki/api/v1/push", "loki.example.com"),
+        (
+            "https://loki.example.com/loki/api/v1/push",
+            "loki.example.com",
+        ),
         ("http://[::1]:3100/x", "[::1]:3100"),
     ];
     for (url, want) in cases {

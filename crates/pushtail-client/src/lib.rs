@@ -12,6 +12,7 @@ pub mod metrics;
 mod batch;
 mod connect;
 mod encode;
+mod queue;
 mod send;
 mod sender;
 
@@ -81,11 +82,16 @@ impl Client {
         let http = connect::build_client(&config)?;
         let host = config::host_label(&url);
         let pending = Arc::new(AtomicU64::new(0));
+        let client_metrics = metrics::ClientMetrics::new(&host);
+        let backlog = queue::Backlog::new(
+            rx,
+            queue::Pending::new(Arc::clone(&pending), client_metrics.pending_gauge()),
+        );
         let sender = sender::Sender {
             transport: send::Transport {
                 http,
                 url,
-                metrics: metrics::ClientMetrics::new(&host),
+                metrics: client_metrics,
                 host,
                 backoff: config.backoff_config,
                 drop_rate_limited: config.drop_rate_limited_batches,
@@ -96,9 +102,9 @@ impl Client {
             default_tenant,
             external: batch::ExternalLabels::new(config.external_labels),
             batches: HashMap::new(),
-            pending: Arc::clone(&pending),
+            backlog,
         };
-        let task = runtime.spawn(sender.run(rx));
+        let task = runtime.spawn(sender.run());
         Ok(ClientHandle {
             pending,
             task: Some(task),

@@ -82,7 +82,6 @@ pub(crate) struct ClientMetrics {
     pub(crate) sent_bytes: Counter,
     pub(crate) encoded_bytes: Counter,
     pub(crate) batch_retries: Counter,
-    pub(crate) pending_entries: Gauge,
     dropped_entries: [Counter; 4],
     dropped_bytes: [Counter; 4],
     /// Request duration per status code (`-1`: no response), built on first use.
@@ -112,11 +111,15 @@ impl ClientMetrics {
             sent_bytes: counter(SENT_BYTES),
             encoded_bytes: counter(ENCODED_BYTES),
             batch_retries: counter(BATCH_RETRIES),
-            pending_entries: metrics::gauge!(PENDING_ENTRIES, host_label().to_vec()),
             dropped_entries: by_reason(DROPPED_ENTRIES),
             dropped_bytes: by_reason(DROPPED_BYTES),
             durations: HashMap::new(),
         }
+    }
+
+    /// The pending-entries gauge (owned by the queue side).
+    pub(crate) fn pending_gauge(&self) -> Gauge {
+        metrics::gauge!(PENDING_ENTRIES, LABEL_HOST => self.host.clone())
     }
 
     pub(crate) fn dropped(&self, reason: DropReason, entries: u64, bytes: u64) {

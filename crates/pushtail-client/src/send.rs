@@ -15,6 +15,7 @@ use crate::batch::Batch;
 use crate::config::BackoffConfig;
 use crate::encode::Encoder;
 use crate::metrics::{ClientMetrics, DropReason};
+use crate::queue::Backlog;
 
 /// Most bytes of an error answer kept for the log.
 const MAX_ERROR_BODY: usize = 1024;
@@ -52,7 +53,13 @@ enum Outcome {
 
 impl Transport {
     /// Sends `batch` until it is accepted, dropped, or out of retries.
-    pub(crate) async fn send(&mut self, tenant: Option<&TenantId>, batch: Batch) {
+    /// Between attempts the backlog may drain a closed queue (see `queue.rs`).
+    pub(crate) async fn send(
+        &mut self,
+        tenant: Option<&TenantId>,
+        batch: Batch,
+        backlog: &mut Backlog,
+    ) {
         let entries = batch.entries() as u64;
         let bytes = batch.bytes() as u64;
         let body = self.encoder.encode(&batch.into_streams());
@@ -85,6 +92,7 @@ impl Transport {
                         "error sending batch, will retry"
                     );
                     self.metrics.batch_retries.increment(1);
+                    backlog.drain_if_closed();
                     tokio::time::sleep(self.backoff_delay(attempt)).await;
                     continue;
                 }

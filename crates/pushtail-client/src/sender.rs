@@ -7,15 +7,13 @@
 //! due during a long retry waits for it too. This module never holds a lock.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use pushtail_proto::model::TenantBatch;
 use pushtail_proto::tenant::TenantId;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::batch::{Batch, ExternalLabels};
+use crate::queue::Backlog;
 use crate::send::Transport;
 
 pub(crate) struct Sender {
@@ -25,16 +23,15 @@ pub(crate) struct Sender {
     pub(crate) default_tenant: Option<TenantId>,
     pub(crate) external: ExternalLabels,
     pub(crate) batches: HashMap<Option<TenantId>, Batch>,
-    /// Entries taken from the queue and not yet sent or dropped.
-    pub(crate) pending: Arc<AtomicU64>,
+    pub(crate) backlog: Backlog,
 }
 
 impl Sender {
-    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Arc<TenantBatch>>) {
+    pub(crate) async fn run(mut self) {
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
-                msg = rx.recv() => match msg {
+                msg = self.backlog.next() => match msg {
                     Some(batch) => {
                         self.add(&batch).await;
                         drop(batch);
@@ -56,20 +53,26 @@ impl Sender {
     /// Adds every entry of `tb` to its tenant's batch, sending the batch
     /// first when an entry would overflow it, and right after when it is full.
     async fn add(&mut self, tb: &TenantBatch) {
-        let count = tb.entry_count() as u64;
-        self.set_pending(self.pending.load(Ordering::Relaxed) + count);
         let tenant = tb.tenant.clone().or_else(|| self.default_tenant.clone());
         let mut batch = self.batches.remove(&tenant);
         for stream in &tb.streams {
             let labels = self.external.apply(&stream.labels);
+            // The stream's slot in the current batch, looked up once per
+            // stream and batch rather than once per entry.
+            let mut slot = None;
             for entry in &stream.entries {
                 let size = entry.size();
-                if let Some(full) = batch.take_if(|b| b.bytes() + size > self.batchsize) {
+                if let Some(full) =
+                    batch.take_if(|b| !b.is_empty() && b.bytes() + size > self.batchsize)
+                {
+                    slot = None;
                     self.send(tenant.clone(), full).await;
                 }
                 let b = batch.get_or_insert_with(|| Batch::new(Instant::now()));
-                b.push(&labels, entry.clone());
+                let i = *slot.get_or_insert_with(|| b.slot(&labels));
+                b.push_at(i, entry.clone());
                 if b.bytes() >= self.batchsize {
+                    slot = None;
                     if let Some(full) = batch.take() {
                         self.send(tenant.clone(), full).await;
                     }
@@ -110,14 +113,10 @@ impl Sender {
             return;
         }
         let entries = batch.entries() as u64;
-        self.transport.send(tenant.as_ref(), batch).await;
-        let left = self.pending.load(Ordering::Relaxed).saturating_sub(entries);
-        self.set_pending(left);
-    }
-
-    fn set_pending(&self, value: u64) {
-        self.pending.store(value, Ordering::Relaxed);
-        self.transport.metrics.pending_entries.set(value as f64);
+        self.transport
+            .send(tenant.as_ref(), batch, &mut self.backlog)
+            .await;
+        self.backlog.pending.sub(entries);
     }
 }
 

@@ -394,6 +394,39 @@ async fn pending_entries_cover_batches_being_retried() {
 }
 
 #[tokio::test]
+async fn after_shutdown_pending_entries_include_the_queue() {
+    let loki = FakeLoki::start().await;
+    loki.set_default(Behaviour::Status(500));
+    let mut cfg = config(&loki);
+    cfg.batchwait = D::from_millis(10);
+    cfg.queue_capacity = 4;
+    cfg.backoff_config.max_retries = 1_000_000;
+    let (tx, mut handle) = start(cfg);
+    tx.send(batch(None, &[("a", "1")], &["1", "2", "3"]))
+        .await
+        .unwrap();
+    assert!(loki.wait_for_requests(1, WAIT).await);
+    // The task is stuck retrying: these wait in the queue.
+    for _ in 0..3 {
+        tx.send(batch(None, &[("a", "2")], &["4", "5"]))
+            .await
+            .unwrap();
+    }
+    assert_eq!(handle.pending_entries(), 3);
+    drop(tx);
+    // Two more attempts: at least one retry wait ran after the close.
+    let seen = loki.request_count();
+    assert!(loki.wait_for_requests(seen + 2, WAIT).await);
+    assert_eq!(handle.pending_entries(), 9);
+    loki.set_default(Behaviour::Accept);
+    tokio::time::timeout(WAIT, handle.finished())
+        .await
+        .expect("client finishes");
+    assert_eq!(handle.pending_entries(), 0);
+    assert_eq!(loki.entries().len(), 9);
+}
+
+#[tokio::test]
 async fn auth_and_configured_headers_are_sent() {
     let dir = tempfile::tempdir().unwrap();
     let password = dir.path().join("password");
