@@ -100,6 +100,11 @@ impl Receiver {
                 "{}:{}",
                 spec.server.http_listen_address, spec.server.http_listen_port
             );
+            if let Some(prefix) = spec.server.http_path_prefix.as_deref() {
+                if !prefix.is_empty() && prefix != "/" {
+                    tracing::warn!(%address, prefix, "http_path_prefix is not supported and is ignored; use base_url");
+                }
+            }
             let addr = resolve(&spec.server)?;
             let listener = TcpListener::bind(addr)
                 .await
