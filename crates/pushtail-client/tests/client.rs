@@ -466,14 +466,71 @@ async fn auth_and_configured_headers_are_sent() {
 }
 
 #[tokio::test]
-async fn unreadable_files_are_named_at_spawn() {
-    let mut cfg = ClientConfig::new("http://127.0.0.1:1/loki/api/v1/push");
-    cfg.bearer_token_file = Some("/nonexistent/pushtail-token".into());
-    let (_tx, rx) = mpsc::channel(1);
-    let err = Client::spawn(cfg, rx).err().expect("spawn fails");
-    assert!(matches!(err, ClientError::ReadFile { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains("/nonexistent/pushtail-token"),
-        "{err}"
-    );
+async fn bad_files_are_named_at_spawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    let not_pem = not_pem.to_str().unwrap().to_owned();
+    let missing = "/nonexistent/pushtail-file";
+    type Edit = Box<dyn Fn(&mut ClientConfig)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "bearer_token_file",
+            Box::new(|c| c.bearer_token_file = Some(missing.into())),
+            missing,
+        ),
+        (
+            "password_file",
+            Box::new(|c| {
+                c.basic_auth = Some(pushtail_client::config::BasicAuth {
+                    username: "u".into(),
+                    password: None,
+                    password_file: Some(missing.into()),
+                })
+            }),
+            missing,
+        ),
+        (
+            "ca_file missing",
+            Box::new(|c| c.tls_config.ca_file = Some(missing.into())),
+            missing,
+        ),
+        (
+            "ca_file not pem",
+            Box::new({
+                let p = not_pem.clone();
+                move |c| c.tls_config.ca_file = Some(p.clone().into())
+            }),
+            &not_pem,
+        ),
+        (
+            "cert and key not pem",
+            Box::new({
+                let p = not_pem.clone();
+                move |c| {
+                    c.tls_config.cert_file = Some(p.clone().into());
+                    c.tls_config.key_file = Some(p.clone().into());
+                }
+            }),
+            &not_pem,
+        ),
+        (
+            "invalid config",
+            Box::new(|c| c.url = "nope".into()),
+            "url \"nope\" is invalid",
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let mut cfg = ClientConfig::new("http://127.0.0.1:1/loki/api/v1/push");
+        edit(&mut cfg);
+        let (_tx, rx) = mpsc::channel(1);
+        let err = Client::spawn(cfg, rx).err().expect("spawn fails");
+        assert!(err.to_string().contains(want), "{name}: {err}");
+        if want == missing {
+            assert!(
+                matches!(err, ClientError::ReadFile { .. }),
+                "{name}: {err:?}"
+            );
+        }
+    }
 }
