@@ -43,6 +43,7 @@ mod labels;
 mod limit;
 mod logfmt;
 mod matcher;
+mod metrics;
 mod multiline;
 mod output;
 mod pack;
@@ -173,8 +174,7 @@ pub(crate) fn build_stage(
         "limit" => limit::build(cfg, &ctx),
         "sampling" => sampling::build(cfg, &ctx),
         "multiline" => multiline::build(cfg, &ctx),
-        // stages-B: "template", "timestamp", "output", "decolorize",
-        // "match", "drop", "limit", "sampling", "multiline", "metrics".
+        "metrics" => metrics::build(cfg, &ctx),
         _ => {
             return Err(StageConfigError::UnknownType {
                 path: ctx.path,
