@@ -27,6 +27,9 @@ use pushtail_proto::push::decode_push_proto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+pub mod tls;
 
 /// The path pushes are accepted on.
 pub const PUSH_PATH: &str = "/loki/api/v1/push";
@@ -96,6 +99,7 @@ struct State {
 /// A running fake Loki on 127.0.0.1; stops when dropped.
 pub struct FakeLoki {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<State>,
     task: JoinHandle<()>,
 }
@@ -113,16 +117,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl FakeLoki {
     /// Starts a fake Loki that records every accepted entry and request.
     pub async fn start() -> FakeLoki {
-        Self::start_with(true).await
+        Self::start_with(true, None).await
+    }
+
+    /// Starts a recording fake Loki on HTTPS with the fixture server
+    /// certificate (see [`tls::tls_fixture`]); with `require_client_cert`,
+    /// clients must present a certificate signed by `ca.pem`.
+    pub async fn start_tls(require_client_cert: bool) -> FakeLoki {
+        Self::start_with(true, Some(tls::acceptor(require_client_cert))).await
     }
 
     /// Starts a lean fake Loki that decodes fully but only counts entries,
     /// line bytes and requests (for the benchmark).
     pub async fn start_counting() -> FakeLoki {
-        Self::start_with(false).await
+        Self::start_with(false, None).await
     }
 
-    async fn start_with(store: bool) -> FakeLoki {
+    async fn start_with(store: bool, tls: Option<TlsAcceptor>) -> FakeLoki {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .unwrap_or_else(|e| panic!("fake loki: binding 127.0.0.1:0: {e}"));
@@ -140,17 +151,24 @@ impl FakeLoki {
             request_count: watch::Sender::new(0),
             rejected_count: AtomicU64::new(0),
         });
-        let task = tokio::spawn(serve(listener, Arc::clone(&state)));
-        FakeLoki { addr, state, task }
+        let is_tls = tls.is_some();
+        let task = tokio::spawn(serve(listener, tls, Arc::clone(&state)));
+        FakeLoki {
+            addr,
+            tls: is_tls,
+            state,
+            task,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/loki/api/v1/push`.
+    /// `http://127.0.0.1:PORT/loki/api/v1/push` (`https` with TLS).
     pub fn push_url(&self) -> String {
-        format!("http://{}{PUSH_PATH}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{PUSH_PATH}", self.addr)
     }
 
     /// Every accepted entry so far, in arrival order (empty in counting mode).
@@ -220,7 +238,7 @@ impl FakeLoki {
     }
 }
 
-async fn serve(listener: TcpListener, state: Arc<State>) {
+async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, state: Arc<State>) {
     // Dropping the set (when the task is aborted) aborts every connection.
     let mut conns = JoinSet::new();
     loop {
@@ -228,14 +246,28 @@ async fn serve(listener: TcpListener, state: Arc<State>) {
             continue;
         };
         let state = Arc::clone(&state);
+        let tls = tls.clone();
         conns.spawn(async move {
             let service = service_fn(move |req| {
                 let state = Arc::clone(&state);
                 async move { Ok::<_, Infallible>(handle(&state, req).await) }
             });
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            match tls {
+                None => {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+                // A failed handshake is the client's problem to report.
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                }
+            }
         });
         while conns.try_join_next().is_some() {}
     }
@@ -382,5 +414,4 @@ fn record(state: &State, tenant: Option<String>, streams: Streams) {
 }
 
 #[cfg(test)]
-#[path = "fake_loki_tests.rs"]
 mod tests;

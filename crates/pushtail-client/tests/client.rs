@@ -534,3 +534,38 @@ async fn bad_files_are_named_at_spawn() {
         }
     }
 }
+
+#[tokio::test]
+async fn tls_config_is_honoured() {
+    use pushtail_tests::fake_loki::tls::tls_fixture;
+    // server wants a client cert, ca_file, client cert+key, insecure_skip_verify, delivered
+    let cases = [
+        (false, true, false, false, true),
+        (false, false, false, false, false),
+        (false, false, false, true, true),
+        (true, true, true, false, true),
+        (true, true, false, false, false),
+    ];
+    for (require_client_cert, ca, client_cert, insecure, delivered) in cases {
+        let what = format!(
+            "client cert required {require_client_cert}, ca {ca}, client cert {client_cert}, insecure {insecure}"
+        );
+        let loki = FakeLoki::start_tls(require_client_cert).await;
+        let mut cfg = config(&loki);
+        cfg.backoff_config.max_retries = 2;
+        if ca {
+            cfg.tls_config.ca_file = Some(tls_fixture("ca.pem"));
+        }
+        if client_cert {
+            cfg.tls_config.cert_file = Some(tls_fixture("client.pem"));
+            cfg.tls_config.key_file = Some(tls_fixture("client.key"));
+        }
+        cfg.tls_config.insecure_skip_verify = insecure;
+        let (tx, handle) = start(cfg);
+        tx.send(batch(Some("t"), &[("a", "1")], &["x"]))
+            .await
+            .unwrap();
+        finish(tx, handle).await;
+        assert_eq!(loki.entries().len(), usize::from(delivered), "{what}");
+    }
+}

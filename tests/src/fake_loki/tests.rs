@@ -165,3 +165,11 @@ async fn counting_mode_counts_without_storing() {
     assert_eq!(loki.line_bytes(), 5);
     assert!(loki.entries().is_empty());
 }
+
+#[tokio::test]
+async fn tls_fixtures_load() {
+    for require_client_cert in [false, true] {
+        let loki = FakeLoki::start_tls(require_client_cert).await;
+        assert!(loki.push_url().starts_with("https://127.0.0.1:"));
+    }
+}
