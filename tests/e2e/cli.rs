@@ -23,11 +23,20 @@ fn every_example_config_is_valid() {
         }
         seen += 1;
         let arg = format!("--config.file={}", path.display());
-        let (code, stdout, stderr) = run_to_end(bin(), &[&arg, "-check-syntax", "-config.expand-env"]);
+        let (code, stdout, stderr) =
+            run_to_end(bin(), &[&arg, "-check-syntax", "-config.expand-env"]);
         assert_eq!(code, Some(0), "{}: {stdout}{stderr}", path.display());
-        assert!(stdout.contains("Valid config file"), "{}: {stdout}", path.display());
+        assert!(
+            stdout.contains("Valid config file"),
+            "{}: {stdout}",
+            path.display()
+        );
     }
-    assert!(seen >= 2, "expected the example configs in {}", dir.display());
+    assert!(
+        seen >= 2,
+        "expected the example configs in {}",
+        dir.display()
+    );
 }
 
 #[test]
@@ -35,7 +44,10 @@ fn colliding_base_urls_name_both_jobs() {
     let yaml = "scrape_configs:\n  - job_name: first\n    http: {base_url: /same}\n  - job_name: second\n    http: {base_url: /same/}\n";
     let (code, _, stderr) = check(yaml);
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("first") && stderr.contains("second"), "{stderr}");
+    assert!(
+        stderr.contains("first") && stderr.contains("second"),
+        "{stderr}"
+    );
     assert!(stderr.contains("/same/"), "{stderr}");
 }
 
@@ -57,7 +69,10 @@ fn config_errors_name_the_key_and_line() {
         let (code, _, stderr) = check(yaml);
         assert_eq!(code, Some(1), "{yaml}: {stderr}");
         for want in wants {
-            assert!(stderr.contains(want), "{yaml}: missing {want:?} in {stderr}");
+            assert!(
+                stderr.contains(want),
+                "{yaml}: missing {want:?} in {stderr}"
+            );
         }
     }
 }
@@ -67,7 +82,12 @@ fn expand_env_substitutes_variables() {
     let path = write_config("server:\n  http_listen_port: ${PUSHTAIL_TEST_PORT:-9081}\n  log_level: ${PUSHTAIL_TEST_LEVEL}\n");
     let arg = format!("-config.file={}", path.display());
     let out = std::process::Command::new(bin())
-        .args([arg.as_str(), "-config.expand-env=true", "-check-syntax", "-print-config-stderr"])
+        .args([
+            arg.as_str(),
+            "-config.expand-env=true",
+            "-check-syntax",
+            "-print-config-stderr",
+        ])
         .env("PUSHTAIL_TEST_LEVEL", "debug")
         .output()
         .expect("run");

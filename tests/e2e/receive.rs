@@ -15,7 +15,13 @@ async fn protobuf_snappy_push_is_printed_with_target_labels() {
         &[(1_700_000_000_000_000_005, "disk full", &[])],
     )]);
     let client = reqwest::Client::new();
-    let (status, text) = post(&client, &agent.url(0, "/app/loki/api/v1/push"), &[PROTO], body).await;
+    let (status, text) = post(
+        &client,
+        &agent.url(0, "/app/loki/api/v1/push"),
+        &[PROTO],
+        body,
+    )
+    .await;
     assert_eq!(status, 204, "{text}");
     let out = agent.wait_stdout(1, WAIT);
     assert_eq!(
@@ -79,7 +85,12 @@ async fn each_base_url_gets_its_own_labels_and_alias_paths_agree() {
     let agent = dry_run(&two_targets("      use_incoming_timestamp: true\n"));
     let client = reqwest::Client::new();
     let body = r#"{"streams":[{"stream":{"source":"client","x":"1"},"values":[["7","same"]]}]}"#;
-    for path in ["/app/loki/api/v1/push", "/app/api/v1/push", "/edge/loki/api/v1/push", "/edge/api/v1/push"] {
+    for path in [
+        "/app/loki/api/v1/push",
+        "/app/api/v1/push",
+        "/edge/loki/api/v1/push",
+        "/edge/api/v1/push",
+    ] {
         let (status, text) = post(&client, &agent.url(0, path), &[JSON], body).await;
         assert_eq!(status, 204, "{path}: {text}");
     }
@@ -106,16 +117,27 @@ async fn each_base_url_gets_its_own_labels_and_alias_paths_agree() {
 async fn raw_and_plaintext_lines() {
     let agent = dry_run(&two_targets(""));
     let client = reqwest::Client::new();
-    for path in ["/edge/loki/api/v1/raw", "/edge/api/v1/raw", "/edge/promtail/api/v1/raw"] {
+    for path in [
+        "/edge/loki/api/v1/raw",
+        "/edge/api/v1/raw",
+        "/edge/promtail/api/v1/raw",
+    ] {
         let (status, text) = post(&client, &agent.url(0, path), &[], "a\r\r\n\r\nb").await;
         assert_eq!(status, 204, "{path}: {text}");
     }
-    let (status, text) =
-        post(&client, &agent.url(0, "/edge/push/host/h9/app/web"), &[], "plain line\n").await;
+    let (status, text) = post(
+        &client,
+        &agent.url(0, "/edge/push/host/h9/app/web"),
+        &[],
+        "plain line\n",
+    )
+    .await;
     assert_eq!(status, 204, "{text}");
     let out = agent.wait_stdout(7, WAIT);
-    let got: Vec<(String, String)> =
-        out.iter().map(|l| (fields(l)[1].to_owned(), fields(l)[2].to_owned())).collect();
+    let got: Vec<(String, String)> = out
+        .iter()
+        .map(|l| (fields(l)[1].to_owned(), fields(l)[2].to_owned()))
+        .collect();
     let edge = "{source=\"edge\", tier=\"frontend\"}".to_owned();
     let mut want = Vec::new();
     for _ in 0..3 {
@@ -133,12 +155,26 @@ async fn raw_and_plaintext_lines() {
 async fn ready_endpoints() {
     let agent = dry_run(&two_targets(""));
     let client = reqwest::Client::new();
-    for path in ["/ready", "/app/ready", "/app/loki/ready", "/edge/ready", "/edge/loki/ready"] {
+    for path in [
+        "/ready",
+        "/app/ready",
+        "/app/loki/ready",
+        "/edge/ready",
+        "/edge/loki/ready",
+    ] {
         let resp = client.get(agent.url(0, path)).send().await.expect("get");
         assert_eq!(resp.status().as_u16(), 200, "{path}");
-        assert_eq!(resp.text().await.unwrap_or_default().trim(), "ready", "{path}");
+        assert_eq!(
+            resp.text().await.unwrap_or_default().trim(),
+            "ready",
+            "{path}"
+        );
     }
-    let metrics = client.get(agent.url(0, "/metrics")).send().await.expect("get");
+    let metrics = client
+        .get(agent.url(0, "/metrics"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(metrics.status().as_u16(), 200);
 }
 
@@ -155,7 +191,10 @@ async fn scope_org_id_becomes_the_tenant_and_target_tenant_wins() {
     .await;
     assert_eq!(status, 204);
     let out = agent.wait_stdout(2, WAIT);
-    assert!(out.iter().all(|l| l.ends_with("\ttenant=team-a")), "{out:?}");
+    assert!(
+        out.iter().all(|l| l.ends_with("\ttenant=team-a")),
+        "{out:?}"
+    );
 
     let (status, text) = post(
         &client,
@@ -177,10 +216,19 @@ async fn one_bad_stream_is_reported_and_the_good_ones_forwarded() {
         (r#"{n="1""#, &[(2, "broken", &[])]),
         (r#"{n="2"}"#, &[(3, "third", &[])]),
     ]);
-    let (status, text) = post(&client, &agent.url(0, "/app/loki/api/v1/push"), &[PROTO], body).await;
+    let (status, text) = post(
+        &client,
+        &agent.url(0, "/app/loki/api/v1/push"),
+        &[PROTO],
+        body,
+    )
+    .await;
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("stream 1"), "{text}");
-    assert!(!text.contains("stream 0") && !text.contains("stream 2"), "{text}");
+    assert!(
+        !text.contains("stream 0") && !text.contains("stream 2"),
+        "{text}"
+    );
     let out = agent.wait_stdout(2, WAIT);
     let lines: Vec<&str> = out.iter().map(|l| fields(l)[2]).collect();
     assert_eq!(lines, ["first", "third"]);
@@ -191,13 +239,42 @@ async fn receive_time_is_strictly_increasing_within_a_stream() {
     // `app` keeps pushed timestamps; `edge` stamps receive time.
     let agent = dry_run(&two_targets("      use_incoming_timestamp: true\n"));
     let client = reqwest::Client::new();
-    let body = r#"{"streams":[{"stream":{"a":"1"},"values":[["5","dup"],["5","dup"],["5","dup"]]}]}"#;
-    assert_eq!(post(&client, &agent.url(0, "/app/loki/api/v1/push"), &[JSON], body).await.0, 204);
-    assert_eq!(post(&client, &agent.url(0, "/edge/loki/api/v1/push"), &[JSON], body).await.0, 204);
+    let body =
+        r#"{"streams":[{"stream":{"a":"1"},"values":[["5","dup"],["5","dup"],["5","dup"]]}]}"#;
+    assert_eq!(
+        post(
+            &client,
+            &agent.url(0, "/app/loki/api/v1/push"),
+            &[JSON],
+            body
+        )
+        .await
+        .0,
+        204
+    );
+    assert_eq!(
+        post(
+            &client,
+            &agent.url(0, "/edge/loki/api/v1/push"),
+            &[JSON],
+            body
+        )
+        .await
+        .0,
+        204
+    );
     let out = agent.wait_stdout(6, WAIT);
-    let app: Vec<&str> = out.iter().filter(|l| l.contains("source=\"app\"")).map(|l| fields(l)[0]).collect();
+    let app: Vec<&str> = out
+        .iter()
+        .filter(|l| l.contains("source=\"app\""))
+        .map(|l| fields(l)[0])
+        .collect();
     assert_eq!(app, ["1970-01-01T00:00:00.000000005Z"; 3]);
-    let edge: Vec<&str> = out.iter().filter(|l| l.contains("source=\"edge\"")).map(|l| fields(l)[0]).collect();
+    let edge: Vec<&str> = out
+        .iter()
+        .filter(|l| l.contains("source=\"edge\""))
+        .map(|l| fields(l)[0])
+        .collect();
     assert_eq!(edge.len(), 3);
     assert!(edge[0] < edge[1] && edge[1] < edge[2], "{edge:?}");
     assert!(edge[0] > "2020", "{edge:?}");
@@ -209,12 +286,23 @@ async fn error_statuses_name_what_was_wrong() {
     let client = reqwest::Client::new();
     let push = agent.url(0, "/app/loki/api/v1/push");
 
-    let (status, text) = post(&client, &agent.url(0, "/nope/loki/api/v1/push"), &[JSON], "{}").await;
+    let (status, text) = post(
+        &client,
+        &agent.url(0, "/nope/loki/api/v1/push"),
+        &[JSON],
+        "{}",
+    )
+    .await;
     assert_eq!(status, 404, "{text}");
 
     let resp = client.get(&push).send().await.expect("get");
     assert_eq!(resp.status().as_u16(), 405);
-    let allow = resp.headers().get("allow").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let allow = resp
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     assert!(allow.contains("POST"), "allow: {allow}");
 
     let (status, text) = post(&client, &push, &[JSON, ("Content-Encoding", "br")], "{}").await;
@@ -227,10 +315,22 @@ async fn error_statuses_name_what_was_wrong() {
 
     let cases: &[(&str, (&str, &str), &[u8])] = &[
         ("bad json", JSON, b"{\"streams\": [ {"),
-        ("json wrong types", JSON, br#"{"streams":[{"stream":{"a":"b"},"values":[[1,"x"]]}]}"#),
-        ("bad timestamp", JSON, br#"{"streams":[{"stream":{"a":"b"},"values":[["1.5e18","x"]]}]}"#),
-        ("bad snappy", PROTO, b"\xff\xff\xff\xff\x0fgarbage"),
-        ("bad protobuf", PROTO, &[0x05, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        (
+            "json wrong types",
+            JSON,
+            br#"{"streams":[{"stream":{"a":"b"},"values":[[1,"x"]]}]}"#,
+        ),
+        (
+            "bad timestamp",
+            JSON,
+            br#"{"streams":[{"stream":{"a":"b"},"values":[["1.5e18","x"]]}]}"#,
+        ),
+        ("bad snappy", PROTO, &[10, 0x3c, b'a']),
+        (
+            "bad protobuf",
+            PROTO,
+            &[0x05, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff],
+        ),
     ];
     for (name, header, body) in cases {
         let (status, text) = post(&client, &push, &[*header], body.to_vec()).await;
@@ -303,10 +403,16 @@ async fn garbage_never_takes_the_agent_down() {
         (PROTO, noise(10_000)),
         (PROTO, noise(1)),
         (PROTO, truncated),
-        (PROTO, proto_body(&[(huge_labels.as_str(), &[(1, "x", &[])])])),
+        (
+            PROTO,
+            proto_body(&[(huge_labels.as_str(), &[(1, "x", &[])])]),
+        ),
         (JSON, noise(5_000)),
         (JSON, br#"{"streams":{"a":1}}"#.to_vec()),
-        (JSON, br#"{"streams":[{"stream":"x","values":"y"}]}"#.to_vec()),
+        (
+            JSON,
+            br#"{"streams":[{"stream":"x","values":"y"}]}"#.to_vec(),
+        ),
         (JSON, br#"[1,2,3]"#.to_vec()),
     ];
     for (i, (ct, body)) in bodies.into_iter().enumerate() {
@@ -317,38 +423,89 @@ async fn garbage_never_takes_the_agent_down() {
     assert_eq!(status, 204, "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigterm_loses_no_accepted_push() {
+#[test]
+fn sigterm_finishes_in_flight_pushes_and_loses_none() {
+    use std::io::{Read, Write};
     let mut agent = dry_run(&two_targets("      use_incoming_timestamp: true\n"));
-    let client = reqwest::Client::new();
-    let url = agent.url(0, "/app/loki/api/v1/push");
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let client = client.clone();
-        let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            let values: Vec<String> =
-                (0..50).map(|j| format!(r#"["{}","r{i}-{j}"]"#, i * 1000 + j + 1)).collect();
-            let body = format!(
-                r#"{{"streams":[{{"stream":{{"req":"{i}"}},"values":[{}]}}]}}"#,
-                values.join(",")
+    let addr = agent.addr(0);
+    let body_for = |req: usize, n: usize| {
+        let values: Vec<String> = (0..n)
+            .map(|j| format!(r#"["{}","r{req}-{j}"]"#, req * 1000 + j + 1))
+            .collect();
+        format!(
+            r#"{{"streams":[{{"stream":{{"req":"{req}"}},"values":[{}]}}]}}"#,
+            values.join(",")
+        )
+    };
+    let send_head = |body_len: usize| {
+        let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+        conn.set_read_timeout(Some(WAIT)).expect("timeout");
+        write!(
+            conn,
+            "POST /app/loki/api/v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {body_len}\r\n\r\n"
+        )
+        .expect("write head");
+        conn
+    };
+    let status_of = |conn: &mut std::net::TcpStream| {
+        let mut buf = [0u8; 512];
+        let n = conn.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n])
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_owned()
+    };
+
+    // Five pushes acknowledged before the signal.
+    for req in 0..5 {
+        let body = body_for(req, 50);
+        let mut conn = send_head(body.len());
+        conn.write_all(body.as_bytes()).expect("write body");
+        assert_eq!(status_of(&mut conn), "204");
+    }
+    // One push in flight: head and half the body sent when SIGTERM arrives.
+    let body = body_for(99, 100);
+    let (first, rest) = body.as_bytes().split_at(body.len() / 2);
+    let mut in_flight = send_head(body.len());
+    in_flight.write_all(first).expect("write half");
+    agent.terminate();
+    // Once shutdown has begun, /ready says so (or the listener is closed).
+    let ready_url = format!("http://{addr}/ready");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let status = std::net::TcpStream::connect(addr).ok().map(|mut c| {
+            let _ = write!(
+                c,
+                "GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
             );
-            match client.post(&url).header("Content-Type", "application/json").body(body).send().await {
-                Ok(resp) if resp.status().as_u16() == 204 => 50,
-                _ => 0,
-            }
-        }));
-        if i == 10 {
-            agent.terminate();
+            c.set_read_timeout(Some(WAIT)).ok();
+            status_of(&mut c)
+        });
+        match status.as_deref() {
+            Some("200") if std::time::Instant::now() < deadline => std::thread::yield_now(),
+            Some("200") => panic!("{ready_url} still ready after SIGTERM"),
+            _ => break,
         }
     }
-    let mut accepted = 0;
-    for t in tasks {
-        accepted += t.await.unwrap_or(0);
-    }
-    let status = agent.wait_exit(Duration::from_secs(15)).expect("agent exits after SIGTERM");
-    assert!(status.success(), "exit status {status:?}; stderr:\n{}", agent.stderr());
-    let printed = agent.stdout().len();
-    assert!(accepted > 0, "no push was accepted before shutdown");
-    assert_eq!(printed, accepted, "every acknowledged entry is printed");
+    in_flight.write_all(rest).expect("write rest");
+    assert_eq!(
+        status_of(&mut in_flight),
+        "204",
+        "the in-flight push completes"
+    );
+
+    let status = agent
+        .wait_exit(Duration::from_secs(15))
+        .expect("agent exits after SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status:?}; stderr:\n{}",
+        agent.stderr()
+    );
+    assert_eq!(
+        agent.stdout().len(),
+        5 * 50 + 100,
+        "every acknowledged entry is printed"
+    );
 }

@@ -29,8 +29,11 @@ pub fn dry_run(yaml: &str) -> Agent {
     Agent::start(bin(), yaml, &["-dry-run"], 1)
 }
 
-/// A protobuf push body, snappy-compressed: `streams` of (labels, [(ts, line, metadata)]).
-pub fn proto_body(streams: &[(&str, &[(i64, &str, &[(&str, &str)])])]) -> Vec<u8> {
+/// One test entry: (timestamp ns, line, structured metadata).
+pub type TestEntry<'a> = (i64, &'a str, &'a [(&'a str, &'a str)]);
+
+/// A protobuf push body, snappy-compressed: `streams` of (labels, entries).
+pub fn proto_body(streams: &[(&str, &[TestEntry])]) -> Vec<u8> {
     let req = PushRequest {
         streams: streams
             .iter()
@@ -43,7 +46,10 @@ pub fn proto_body(streams: &[(&str, &[(i64, &str, &[(&str, &str)])])]) -> Vec<u8
                         line: (*line).to_owned(),
                         structured_metadata: sm
                             .iter()
-                            .map(|(k, v)| LabelPairAdapter { name: (*k).into(), value: (*v).into() })
+                            .map(|(k, v)| LabelPairAdapter {
+                                name: (*k).into(),
+                                value: (*v).into(),
+                            })
                             .collect(),
                         parsed: Vec::new(),
                     })
@@ -52,11 +58,16 @@ pub fn proto_body(streams: &[(&str, &[(i64, &str, &[(&str, &str)])])]) -> Vec<u8
             })
             .collect(),
     };
-    snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).expect("snappy")
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .expect("snappy")
 }
 
 fn prost_types_timestamp(ns: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: ns.div_euclid(1_000_000_000), nanos: ns.rem_euclid(1_000_000_000) as i32 }
+    prost_types::Timestamp {
+        seconds: ns.div_euclid(1_000_000_000),
+        nanos: ns.rem_euclid(1_000_000_000) as i32,
+    }
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {

@@ -98,7 +98,9 @@ fn parse_label_list(s: &str) -> Result<BTreeMap<String, String>, String> {
             Some((k, v)) if pushtail_proto::labels::is_valid_label_name(k.trim()) => {
                 Ok((k.trim().to_owned(), v.trim().to_owned()))
             }
-            _ => Err(format!("{pair:?} is not name=value with a valid label name")),
+            _ => Err(format!(
+                "{pair:?} is not name=value with a valid label name"
+            )),
         })
         .collect()
 }
@@ -108,7 +110,9 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {
-        let argv = std::iter::once("pushtail").chain(args.iter().copied()).map(OsString::from);
+        let argv = std::iter::once("pushtail")
+            .chain(args.iter().copied())
+            .map(OsString::from);
         Args::try_parse_from(normalise(argv))
     }
 
@@ -119,12 +123,24 @@ mod tests {
         assert_eq!(a.dry_run, Some(true));
         assert_eq!(a.log_level.as_deref(), Some("debug"));
 
-        let a = parse(&["--config.file", "y.yaml", "-config.expand-env=true", "-check-syntax=false"]).unwrap();
+        let a = parse(&[
+            "--config.file",
+            "y.yaml",
+            "-config.expand-env=true",
+            "-check-syntax=false",
+        ])
+        .unwrap();
         assert_eq!(a.config_file.as_deref(), Some("y.yaml"));
         assert_eq!(a.expand_env, Some(true));
         assert_eq!(a.check_syntax, Some(false));
 
-        let a = parse(&["-server.http-listen-port=0", "-client.url", "http://l/x", "-client.external-labels=a=1,b=2"]).unwrap();
+        let a = parse(&[
+            "-server.http-listen-port=0",
+            "-client.url",
+            "http://l/x",
+            "-client.external-labels=a=1,b=2",
+        ])
+        .unwrap();
         assert_eq!(a.http_listen_port, Some(0));
         assert_eq!(a.client_url.as_deref(), Some("http://l/x"));
         let labels = a.external_labels.unwrap_or_default();

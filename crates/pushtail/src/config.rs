@@ -23,18 +23,41 @@ pub enum ConfigError {
     Syntax { path: String, message: String },
     #[error("scrape_configs[{index}]: job_name is empty")]
     EmptyJobName { index: usize },
-    #[error("scrape_configs[{index}]: job_name {job:?} is already used by scrape_configs[{first}]")]
-    DuplicateJobName { index: usize, first: usize, job: String },
-    #[error("scrape_configs[{index}] (job {job:?}): needs exactly one of `http` or `loki_push_api`")]
+    #[error(
+        "scrape_configs[{index}]: job_name {job:?} is already used by scrape_configs[{first}]"
+    )]
+    DuplicateJobName {
+        index: usize,
+        first: usize,
+        job: String,
+    },
+    #[error(
+        "scrape_configs[{index}] (job {job:?}): needs exactly one of `http` or `loki_push_api`"
+    )]
     TargetKind { index: usize, job: String },
     #[error("scrape_configs[{index}] (job {job:?}): tenant_id: {source}")]
-    Tenant { index: usize, job: String, source: pushtail_proto::tenant::TenantError },
+    Tenant {
+        index: usize,
+        job: String,
+        source: pushtail_proto::tenant::TenantError,
+    },
     #[error("scrape_configs[{index}] (job {job:?}): relabel_configs: {source}")]
-    Relabel { index: usize, job: String, source: pushtail_pipeline::relabel::RelabelError },
+    Relabel {
+        index: usize,
+        job: String,
+        source: pushtail_pipeline::relabel::RelabelError,
+    },
     #[error("scrape_configs[{index}] (job {job:?}): {source}")]
-    Pipeline { index: usize, job: String, source: pushtail_pipeline::StageConfigError },
+    Pipeline {
+        index: usize,
+        job: String,
+        source: Box<pushtail_pipeline::StageConfigError>,
+    },
     #[error("clients[{index}]: {source}")]
-    Client { index: usize, source: pushtail_client::config::ClientConfigError },
+    Client {
+        index: usize,
+        source: pushtail_client::config::ClientConfigError,
+    },
     #[error("{0}")]
     Receiver(#[from] pushtail_receiver::ReceiverConfigError),
 }
@@ -97,7 +120,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             None => inner.to_string(),
         };
-        ConfigError::Syntax { path: if path == "." { "config".into() } else { path }, message }
+        ConfigError::Syntax {
+            path: if path == "." { "config".into() } else { path },
+            message,
+        }
     })
 }
 
@@ -142,6 +168,8 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String
 /// Everything needed to run, validated.
 pub struct Plan {
     pub server: ServerConfig,
+    /// Promtail top-level keys present in the file that pushtail ignores.
+    pub ignored_keys: Vec<&'static str>,
     pub listeners: Vec<ListenerSpec>,
     pub clients: Vec<ClientConfig>,
 }
@@ -166,11 +194,16 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     }
     for client in &mut clients {
         for (k, v) in &overrides.external_labels {
-            client.external_labels.entry(k.clone()).or_insert_with(|| v.clone());
+            client
+                .external_labels
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
         }
     }
     for (index, client) in clients.iter().enumerate() {
-        client.validate().map_err(|source| ConfigError::Client { index, source })?;
+        client
+            .validate()
+            .map_err(|source| ConfigError::Client { index, source })?;
     }
 
     let mut shared = ListenerSpec {
@@ -189,15 +222,26 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             return Err(ConfigError::DuplicateJobName { index, first, job });
         }
         seen.insert(&sc.job_name, index);
-        let relabel = RelabelRules::new(sc.relabel_configs.clone())
-            .map_err(|source| ConfigError::Relabel { index, job: job.clone(), source })?;
-        let pipeline = Pipeline::new(&sc.pipeline_stages)
-            .map_err(|source| ConfigError::Pipeline { index, job: job.clone(), source })?;
+        let relabel = RelabelRules::new(sc.relabel_configs.clone()).map_err(|source| {
+            ConfigError::Relabel {
+                index,
+                job: job.clone(),
+                source,
+            }
+        })?;
+        let pipeline = Pipeline::new(&sc.pipeline_stages).map_err(|e| ConfigError::Pipeline {
+            index,
+            job: job.clone(),
+            source: Box::new(e),
+        })?;
         let (relabel, pipeline) = (Arc::new(relabel), Arc::new(pipeline));
         match (&sc.http, &sc.loki_push_api) {
             (Some(http), None) => {
-                let tenant_id = tenant(&http.tenant_id)
-                    .map_err(|source| ConfigError::Tenant { index, job: job.clone(), source })?;
+                let tenant_id = tenant(&http.tenant_id).map_err(|source| ConfigError::Tenant {
+                    index,
+                    job: job.clone(),
+                    source,
+                })?;
                 shared.targets.push(TargetSpec {
                     job_name: job,
                     base_url: http.base_url.clone(),
@@ -229,15 +273,32 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     let mut listeners = vec![shared];
     listeners.extend(own_listeners);
     pushtail_receiver::validate(&listeners)?;
-    Ok(Plan { server: config.server, listeners, clients })
+    let ignored_keys = [
+        ("positions", config.positions.is_some()),
+        ("target_config", config.target_config.is_some()),
+        ("limits_config", config.limits_config.is_some()),
+        ("options", config.options.is_some()),
+        ("tracing", config.tracing.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect();
+    Ok(Plan {
+        server: config.server,
+        ignored_keys,
+        listeners,
+        clients,
+    })
 }
 
 /// The client `-client.url` adds: every other key at its default.
 fn client_for_url(url: &str) -> Result<ClientConfig, ConfigError> {
     let mut map = serde_yaml::Mapping::new();
     map.insert("url".into(), url.into());
-    serde_yaml::from_value(serde_yaml::Value::Mapping(map))
-        .map_err(|e| ConfigError::Syntax { path: "-client.url".into(), message: e.to_string() })
+    serde_yaml::from_value(serde_yaml::Value::Mapping(map)).map_err(|e| ConfigError::Syntax {
+        path: "-client.url".into(),
+        message: e.to_string(),
+    })
 }
 
 fn tenant(id: &str) -> Result<Option<TenantId>, pushtail_proto::tenant::TenantError> {

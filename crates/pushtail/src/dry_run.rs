@@ -19,7 +19,11 @@ pub async fn print(mut rx: mpsc::Receiver<Arc<TenantBatch>>) {
         text.clear();
         render(&batch, &mut text);
         let mut out = std::io::stdout().lock();
-        if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        if out
+            .write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             tracing::warn!("dry-run: stdout is closed; entries are no longer printed");
         }
     }

@@ -47,10 +47,12 @@ struct LogSettings {
 }
 
 fn load(args: &Args) -> anyhow::Result<(config::Plan, LogSettings)> {
-    let path = args.config_file.as_deref().context(
-        "-config.file is required; try `-config.file=config/pushtail.yaml -dry-run`",
-    )?;
-    let raw = std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?;
+    let path = args
+        .config_file
+        .as_deref()
+        .context("-config.file is required; try `-config.file=config/pushtail.yaml -dry-run`")?;
+    let raw =
+        std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?;
     let text = if args.expand_env == Some(true) {
         config::expand_env(&raw, |name| std::env::var(name).ok())
     } else {
@@ -66,8 +68,14 @@ fn load(args: &Args) -> anyhow::Result<(config::Plan, LogSettings)> {
         external_labels: args.external_labels.clone().unwrap_or_default(),
     };
     let log = LogSettings {
-        level: args.log_level.clone().unwrap_or_else(|| parsed.server.log_level.clone()),
-        format: args.log_format.clone().unwrap_or_else(|| parsed.server.log_format.clone()),
+        level: args
+            .log_level
+            .clone()
+            .unwrap_or_else(|| parsed.server.log_level.clone()),
+        format: args
+            .log_format
+            .clone()
+            .unwrap_or_else(|| parsed.server.log_format.clone()),
     };
     let plan = config::plan(parsed, &overrides).with_context(|| format!("config file {path}"))?;
     Ok((plan, log))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use pushtail_client::Client;
 use pushtail_proto::model::TenantBatch;
 use pushtail_receiver::{Output, Receiver};
@@ -15,6 +15,16 @@ use tokio::sync::mpsc;
 use crate::config::Plan;
 use crate::dry_run;
 
+/// Prometheus' default buckets, for the `*_seconds` histograms.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Buckets for the `*_bytes` histograms: 1 KiB to 64 MiB by powers of 4.
+const BYTES_BUCKETS: &[f64] = &[
+    1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0, 67108864.0,
+];
+
 /// Batches the dry-run printer may have waiting.
 const DRY_RUN_QUEUE: usize = 64;
 
@@ -22,9 +32,20 @@ pub async fn run(plan: Plan, dry_run: bool) -> anyhow::Result<()> {
     if plan.clients.is_empty() && !dry_run {
         anyhow::bail!("no clients configured: add `clients` (or -client.url) or run with -dry-run");
     }
+    // Without buckets the exporter renders histograms as summaries.
     let metrics = PrometheusBuilder::new()
+        .set_buckets(SECONDS_BUCKETS)
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_bytes".into()), BYTES_BUCKETS))
+        .context("configuring histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
+
+    for key in &plan.ignored_keys {
+        tracing::warn!(
+            key,
+            "config key is accepted for Promtail compatibility and ignored"
+        );
+    }
 
     let mut queues = Vec::new();
     let mut clients = Vec::new();
@@ -37,26 +58,33 @@ pub async fn run(plan: Plan, dry_run: bool) -> anyhow::Result<()> {
         for (index, client) in plan.clients.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel(client.queue_capacity.max(1));
             let url = client.url.clone();
-            let handle = Client::spawn(client, rx)
-                .with_context(|| format!("clients[{index}] ({url})"))?;
+            let handle =
+                Client::spawn(client, rx).with_context(|| format!("clients[{index}] ({url})"))?;
             queues.push(tx);
             clients.push((url, handle));
         }
     }
 
-    let output = Output { queues, push_timeout: plan.server.push_timeout.get() };
+    let signals = Signals::install()?;
+    let output = Output {
+        queues,
+        push_timeout: plan.server.push_timeout.get(),
+    };
     let receiver = Receiver::bind(plan.listeners, output, Some(metrics)).await?;
     for (listener, addr) in receiver.local_addrs().into_iter().enumerate() {
         tracing::info!(listener, %addr, "listening");
     }
-    receiver.run(shutdown_signal()).await?;
+    receiver.run(signals.wait()).await?;
     tracing::info!("receiver stopped; flushing clients");
 
     let grace = plan.server.graceful_shutdown_timeout.get();
     let deadline = tokio::time::Instant::now() + grace;
     let mut undelivered = 0;
     for (url, mut handle) in clients {
-        if tokio::time::timeout_at(deadline, handle.finished()).await.is_err() {
+        if tokio::time::timeout_at(deadline, handle.finished())
+            .await
+            .is_err()
+        {
             let pending = handle.pending_entries();
             undelivered += pending;
             tracing::error!(client = %url, undelivered = pending, "shutdown timeout: entries not delivered");
@@ -73,27 +101,39 @@ pub async fn run(plan: Plan, dry_run: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM and SIGINT handlers, registered when created so that a signal
+/// arriving right after start-up is never missed (a future that registers on
+/// first poll would leave a window where the default action kills us).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    /// Resolves on the first SIGTERM or SIGINT.
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }
