@@ -49,12 +49,20 @@ impl Lines {
             if left.is_zero() {
                 return st.0.clone();
             }
-            st = self.changed.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+            st = self
+                .changed
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
     fn snapshot(&self) -> Vec<String> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
     }
 }
 
@@ -106,7 +114,13 @@ impl Agent {
             .filter_map(|rest| rest.split_whitespace().next())
             .filter_map(|a| a.trim_matches('"').parse().ok())
             .collect();
-        let mut agent = Agent { child, addrs, stdout, stderr, config_path };
+        let mut agent = Agent {
+            child,
+            addrs,
+            stdout,
+            stderr,
+            config_path,
+        };
         if agent.addrs.len() < listeners {
             let _ = agent.child.kill();
             panic!("pushtail did not start; stderr:\n{}", log.join("\n"));
@@ -174,7 +188,10 @@ impl Drop for Agent {
 
 /// Runs `bin` to completion with `args` and returns (exit code, stdout, stderr).
 pub fn run_to_end(bin: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(bin).args(args).output().expect("running pushtail");
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("running pushtail");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
