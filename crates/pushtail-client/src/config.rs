@@ -278,7 +278,7 @@ impl ClientConfig {
 /// Parses the push URL: `http` or `https`, with a host.
 pub(crate) fn parse_url(url: &str) -> Result<reqwest::Url, ClientConfigError> {
     let err = |reason: &str| ClientConfigError::Url {
-        url: url.to_owned(),
+        url: redacted_url(url),
         reason: reason.to_owned(),
     };
     let parsed = reqwest::Url::parse(url).map_err(|e| err(&e.to_string()))?;
@@ -289,6 +289,17 @@ pub(crate) fn parse_url(url: &str) -> Result<reqwest::Url, ClientConfigError> {
         return Err(err("the url has no host"));
     }
     Ok(parsed)
+}
+
+/// `url` for messages, with any password in it masked.
+pub(crate) fn redacted_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("xxxxx"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The `host` metric label: the URL's host and explicit port, as Promtail

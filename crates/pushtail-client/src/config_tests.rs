@@ -225,3 +225,18 @@ fn host_labels() {
         assert_eq!(host_label(&parse_url(url).unwrap()), want, "{url}");
     }
 }
+
+#[test]
+fn passwords_in_urls_are_masked() {
+    let cases = [
+        (
+            "http://u:secret@loki:3100/push",
+            "http://u:xxxxx@loki:3100/push",
+        ),
+        ("http://u@loki/push", "http://u@loki/push"),
+        ("not a url", "not a url"),
+    ];
+    for (url, want) in cases {
+        assert_eq!(redacted_url(url), want, "{url}");
+    }
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 
-use crate::config::{ClientConfig, ClientConfigError};
+use crate::config::{redacted_url, ClientConfig, ClientConfigError};
 use crate::ClientError;
 
 /// `User-Agent` of every request.
@@ -17,7 +17,7 @@ pub(crate) const USER_AGENT_VALUE: &str = concat!("pushtail/", env!("CARGO_PKG_V
 
 /// The reqwest client for `cfg`, with every fixed header set once.
 pub(crate) fn build_client(cfg: &ClientConfig) -> Result<reqwest::Client, ClientError> {
-    let url = &cfg.url;
+    let url = &redacted_url(&cfg.url);
     let mut builder = reqwest::Client::builder()
         .default_headers(default_headers(cfg)?)
         .timeout(cfg.timeout.get())
@@ -75,7 +75,7 @@ pub(crate) fn build_client(cfg: &ClientConfig) -> Result<reqwest::Client, Client
 }
 
 fn default_headers(cfg: &ClientConfig) -> Result<HeaderMap, ClientError> {
-    let url = &cfg.url;
+    let url = &redacted_url(&cfg.url);
     let config_err = |source| ClientError::Config {
         url: url.clone(),
         source,
@@ -101,7 +101,7 @@ fn default_headers(cfg: &ClientConfig) -> Result<HeaderMap, ClientError> {
 
 /// The `Authorization` value from basic auth or a bearer token, if any.
 fn authorization(cfg: &ClientConfig) -> Result<Option<HeaderValue>, ClientError> {
-    let url = &cfg.url;
+    let url = &redacted_url(&cfg.url);
     let raw = if let Some(auth) = &cfg.basic_auth {
         let password = match (&auth.password, &auth.password_file) {
             (Some(p), _) => p.clone(),

@@ -65,8 +65,9 @@ impl Client {
         config: ClientConfig,
         rx: mpsc::Receiver<Arc<TenantBatch>>,
     ) -> Result<ClientHandle, ClientError> {
+        let shown_url = config::redacted_url(&config.url);
         let config_err = |source| ClientError::Config {
-            url: config.url.clone(),
+            url: shown_url.clone(),
             source,
         };
         config.validate().map_err(config_err)?;
@@ -77,7 +78,7 @@ impl Client {
         };
         let runtime =
             tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime {
-                url: config.url.clone(),
+                url: shown_url.clone(),
             })?;
         let http = connect::build_client(&config)?;
         let host = config::host_label(&url);
