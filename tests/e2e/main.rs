@@ -2,5 +2,6 @@
 //! a real HTTP client, checked through its dry-run output or a fake Loki.
 
 mod cli;
+mod pipeline;
 mod receive;
 mod support;

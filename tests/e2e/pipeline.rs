@@ -1,0 +1,190 @@
+//! Relabeling and pipeline stages wired into targets through the YAML, seen
+//! through the real binary's dry-run output.
+
+use crate::support::*;
+
+fn one_target(stages: &str) -> String {
+    format!(
+        "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n\
+         scrape_configs:\n  - job_name: app\n    http:\n      base_url: /\n      labels: {{job: app}}\n{stages}"
+    )
+}
+
+async fn push_lines(agent: &Agent, labels: &str, lines: &[&str]) {
+    let values: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("[\"{}\",{}]", i + 1, serde_json::Value::from(*l)))
+        .collect();
+    let body = format!(
+        r#"{{"streams":[{{"stream":{labels},"values":[{}]}}]}}"#,
+        values.join(",")
+    );
+    let (status, text) = post(
+        &reqwest::Client::new(),
+        &agent.url(0, "/loki/api/v1/push"),
+        &[JSON],
+        body,
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_fields_become_label_timestamp_and_output() {
+    let stages = r#"    pipeline_stages:
+      - json:
+          expressions:
+            level: level
+            ts: time
+            msg: message
+      - labels:
+          level:
+      - timestamp:
+          source: ts
+          format: RFC3339Nano
+      - output:
+          source: msg
+"#;
+    let agent = dry_run(&one_target(stages));
+    push_lines(
+        &agent,
+        r#"{"host":"h1"}"#,
+        &[r#"{"level":"error","time":"2024-05-06T07:08:09.123456789Z","message":"db down"}"#],
+    )
+    .await;
+    let out = agent.wait_stdout(1, WAIT);
+    assert_eq!(
+        out,
+        ["2024-05-06T07:08:09.123456789Z\t{host=\"h1\", job=\"app\", level=\"error\"}\tdb down"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn match_stage_drops_debug_lines_and_relabel_runs_first() {
+    let stages = r#"    relabel_configs:
+      - source_labels: [env]
+        regex: dev
+        action: drop
+      - source_labels: [svc]
+        target_label: service
+    pipeline_stages:
+      - match:
+          selector: '{job="app"} |= "DEBUG"'
+          action: drop
+          drop_counter_reason: debug_noise
+"#;
+    let agent = dry_run(&one_target(stages));
+    push_lines(&agent, r#"{"env":"dev"}"#, &["dropped by relabel"]).await;
+    push_lines(
+        &agent,
+        r#"{"svc":"api"}"#,
+        &["DEBUG noisy", "INFO kept", "DEBUG more", "WARN kept too"],
+    )
+    .await;
+    let out = agent.wait_stdout(2, WAIT);
+    let lines: Vec<(&str, &str)> = out.iter().map(|l| (fields(l)[1], fields(l)[2])).collect();
+    assert_eq!(
+        lines,
+        [
+            ("{job=\"app\", service=\"api\", svc=\"api\"}", "INFO kept"),
+            (
+                "{job=\"app\", service=\"api\", svc=\"api\"}",
+                "WARN kept too"
+            ),
+        ]
+    );
+    let metrics = reqwest::get(agent.url(0, "/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .unwrap_or_default();
+    let dropped = metrics
+        .lines()
+        .find(|l| l.starts_with("logentry_dropped_lines_total") && l.contains("debug_noise"))
+        .unwrap_or_default();
+    assert!(dropped.ends_with(" 2"), "{dropped:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_stage_routes_lines_to_two_tenants() {
+    let stages = r#"    pipeline_stages:
+      - regex:
+          expression: '^(?P<team>\w+):'
+      - tenant:
+          source: team
+"#;
+    let agent = dry_run(&one_target(stages));
+    push_lines(
+        &agent,
+        r#"{"a":"1"}"#,
+        &["red: one", "blue: two", "red: three"],
+    )
+    .await;
+    let out = agent.wait_stdout(3, WAIT);
+    let mut got: Vec<(String, String)> = out
+        .iter()
+        .map(|l| {
+            (
+                fields(l)[2].to_owned(),
+                fields(l).last().copied().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("blue: two".to_owned(), "tenant=blue".to_owned()),
+            ("red: one".to_owned(), "tenant=red".to_owned()),
+            ("red: three".to_owned(), "tenant=red".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multiline_joins_a_stack_trace() {
+    let stages = r#"    pipeline_stages:
+      - multiline:
+          firstline: '^\d{4}-\d{2}-\d{2}'
+          max_wait_time: 200ms
+"#;
+    let agent = dry_run(&one_target(stages));
+    push_lines(
+        &agent,
+        r#"{"a":"1"}"#,
+        &[
+            "2024-01-01 ERROR boom",
+            "java.lang.RuntimeException: x",
+            "    at com.example.Main(Main.java:1)",
+            "2024-01-01 INFO next",
+        ],
+    )
+    .await;
+    // The first block is released by the next first line, the second by
+    // max_wait_time through the receiver's periodic flush.
+    let out = agent.wait_stdout(2, WAIT);
+    let lines: Vec<&str> = out.iter().map(|l| fields(l)[2]).collect();
+    assert_eq!(
+        lines,
+        [
+            "2024-01-01 ERROR boom\\njava.lang.RuntimeException: x\\n    at com.example.Main(Main.java:1)",
+            "2024-01-01 INFO next",
+        ]
+    );
+}
+
+#[test]
+fn stage_config_errors_name_index_type_and_field() {
+    let yaml = one_target("    pipeline_stages:\n      - json: {}\n      - timestamp:\n          source: ts\n          format: 2006-01-02\n          action_on_failure: explode\n");
+    let path = pushtail_tests::agent::write_config(&yaml);
+    let arg = format!("-config.file={}", path.display());
+    let (code, _, stderr) = pushtail_tests::agent::run_to_end(bin(), &[&arg, "-check-syntax"]);
+    let _ = std::fs::remove_file(path);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("pipeline_stages[0]") && stderr.contains("json"),
+        "{stderr}"
+    );
+}
