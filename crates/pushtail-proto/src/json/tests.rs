@@ -1,6 +1,8 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::labels::LabelSet;
+use crate::model::Stream;
 use crate::test_support::streams;
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
