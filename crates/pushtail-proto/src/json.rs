@@ -6,9 +6,13 @@
 //! JSON text); the optional third element of an entry is structured metadata,
 //! an object of string values kept in order; further elements are ignored;
 //! `null` values arrays and `null` entries are skipped; a missing or `null`
-//! `streams` is an empty push. Unknown keys are ignored. Labels are not
+//! `streams` is an empty push, and a `null` stream an empty stream (so
+//! stream indices stay those of the request). Unknown keys are ignored. Labels are not
 //! validated here ([`RawLabels::parse`] does that per stream), and errors
 //! name the stream and entry index where decoding stopped.
+//!
+//! Lines are copied once, into one buffer per request that every entry's
+//! line is a slice of. Decoding must never panic, whatever the body.
 //!
 //! The encoder, [`encode_push_json`], lives in the private `encode` module.
 

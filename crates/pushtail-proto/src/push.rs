@@ -17,6 +17,8 @@
 //! Encoding writes protobuf straight from the model types into a reusable
 //! buffer, without building intermediate message structs. Every entry carries
 //! a timestamp field, as Loki's own encoder writes it.
+//!
+//! This module must never copy a line on decode, nor panic on any body.
 
 use std::fmt;
 
