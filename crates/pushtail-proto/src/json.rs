@@ -277,12 +277,11 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
                 },
                 Some(b'-' | b'0'..=b'9') => text.to_owned(),
                 _ => {
-                    let found: String = text.chars().take(32).collect();
                     let stream = self.0.stream();
                     return Err(self.0.fail(DecodeError::InvalidLabelValue {
                         stream,
-                        name,
-                        found,
+                        name: clip(&name),
+                        found: clip(text),
                     }));
                 }
             };
@@ -397,9 +396,9 @@ impl Visitor<'_> for TimestampSeed<'_> {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
         if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(self.bad(format!("{v:?}")));
+            return Err(self.bad(format!("{:?}", clip(v))));
         }
-        v.parse().map_err(|_| self.bad(format!("{v:?}")))
+        v.parse().map_err(|_| self.bad(format!("{:?}", clip(v))))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
         Err(self.bad(v.to_string()))
@@ -521,9 +520,18 @@ impl MetadataValueSeed<'_> {
         self.ctx.fail(DecodeError::InvalidMetadataValue {
             stream: self.ctx.stream(),
             entry: self.ctx.entry(),
-            name: self.name.to_owned(),
+            name: clip(self.name),
             found: found.to_string(),
         })
+    }
+}
+
+/// Text quoted back in an error, cut to a readable length.
+fn clip(s: &str) -> String {
+    const MAX: usize = 64;
+    match s.char_indices().nth(MAX) {
+        None => s.to_owned(),
+        Some((at, _)) => format!("{}...", &s[..at]),
     }
 }
 

@@ -139,6 +139,13 @@ fn rejected() {
         ("[]", "invalid json: invalid type: sequence, expected a push request object {\"streams\": [...]} at line 1 column 0"),
         ("{\"streams\":[", "stream 0: invalid json: EOF while parsing a list at line 1 column 12"),
         ("{} x", "invalid json: trailing characters at line 1 column 4"),
+        (
+            &format!(r#"{{"streams":[{{"values":[["{}","x"]]}}]}}"#, "9".repeat(100)),
+            &format!(
+                "stream 0: entry 0: invalid timestamp \"{}...\": expected a decimal string of nanoseconds",
+                "9".repeat(64)
+            ),
+        ),
     ] {
         let got = decode_push_json(body.as_bytes()).map_err(|e| e.to_string());
         if got != Err(want.to_owned()) {
