@@ -67,6 +67,9 @@ pub struct Bodies {
     pub lines_per_body: u64,
     /// Line bytes in every body.
     pub line_bytes_per_body: u64,
+    /// Mean size of a body on the wire, and before snappy (same for JSON and raw).
+    pub wire_bytes: u64,
+    pub plain_bytes: u64,
 }
 
 /// A small deterministic generator (xorshift), so bodies are reproducible.
@@ -84,40 +87,41 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "GET",
-    "POST",
-    "/api/v1/orders",
-    "/healthz",
-    "user",
-    "cache",
-    "miss",
-    "hit",
-    "db",
-    "query",
-    "took",
-    "ok",
-    "retry",
-    "timeout",
-    "session",
-    "checkout",
-    "cart",
-    "token",
-    "refresh",
-    "upstream",
+    "request", "served", "cache", "miss", "hit", "db", "query", "took", "ok", "retry", "upstream",
+    "session", "checkout", "cart", "token", "refresh", "user", "order", "created", "updated",
 ];
+const PATHS: &[&str] = &[
+    "/api/v1/orders",
+    "/api/v1/users",
+    "/healthz",
+    "/api/v2/cart",
+    "/login",
+];
+const LEVELS: &[&str] = &["info", "info", "info", "debug", "warn", "error"];
 
-/// One log line of exactly `len` bytes (ASCII): a logfmt-ish head, then
-/// words and hex so it compresses roughly like real logs do.
+/// One log line of exactly `len` bytes (ASCII), shaped like a logfmt access
+/// log: fixed keys, a timestamp, small numbers, a random 16-hex trace id,
+/// then a message of common words. It compresses about as well as real logs
+/// do (roughly 2.5x with snappy), which matters: snappy's cost depends on
+/// the content.
 fn line(rng: &mut Rng, seq: u64, len: usize) -> String {
-    let mut s = format!("level=info seq={seq} msg=\"");
+    let r = rng.next();
+    let pick = |list: &[&'static str], x: u64| list[(x % list.len() as u64) as usize];
+    let mut s = format!(
+        "ts=2026-11-21T10:{:02}:{:02}.{:06}Z level={} caller=http.go:{} method=GET path={}/{} status=200 duration_ms={} trace_id={:016x} seq={seq} msg=\"",
+        (r >> 8) % 60,
+        (r >> 16) % 60,
+        (r >> 24) % 1_000_000,
+        pick(LEVELS, r >> 44),
+        100 + (r >> 48) % 400,
+        pick(PATHS, r >> 52),
+        (r >> 32) % 100_000,
+        (r >> 4) % 500,
+        rng.next(),
+    );
     while s.len() < len {
-        let r = rng.next();
-        if r.is_multiple_of(3) {
-            s.push_str(&format!("{:08x} ", r >> 32));
-        } else {
-            s.push_str(WORDS[(r % WORDS.len() as u64) as usize]);
-            s.push(' ');
-        }
+        s.push_str(pick(WORDS, rng.next()));
+        s.push(' ');
     }
     s.truncate(len);
     s
@@ -287,17 +291,26 @@ pub fn build(format: Format, shape: &Shape, base_ns: i64) -> anyhow::Result<Bodi
     let lines_per_body = reqs
         .first()
         .map_or(0, |r| r.streams.iter().map(|(_, e)| e.len()).sum::<usize>());
+    let mut plain_total = 0;
     let bodies = reqs
         .iter()
         .map(|r| {
-            Ok(Bytes::from(match format {
-                Format::Proto => snappy(&to_proto(r).encode_to_vec())?,
+            let plain = match format {
+                Format::Proto => to_proto(r).encode_to_vec(),
                 Format::Json => to_json(r),
                 Format::Raw => to_raw(r),
+            };
+            plain_total += plain.len();
+            Ok(Bytes::from(match format {
+                Format::Proto => snappy(&plain)?,
+                Format::Json | Format::Raw => plain,
             }))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let n = bodies.len().max(1);
     Ok(Bodies {
+        wire_bytes: (bodies.iter().map(Bytes::len).sum::<usize>() / n) as u64,
+        plain_bytes: (plain_total / n) as u64,
         bodies,
         lines_per_body: lines_per_body as u64,
         line_bytes_per_body: (lines_per_body * shape.line_bytes) as u64,
@@ -369,6 +382,7 @@ mod tests {
         assert_eq!(text.lines().count(), 5);
         assert!(text.lines().all(|l| l.len() == 50));
         assert_eq!(b.line_bytes_per_body, 250);
+        assert_eq!((b.wire_bytes, b.plain_bytes), (255, 255));
     }
 
     #[test]

@@ -273,6 +273,8 @@ fn run(
         line_bytes: shape.line_bytes,
         distinct_streams: shape.distinct_streams,
         structured_metadata: shape.structured_metadata,
+        body_bytes: bodies.wire_bytes,
+        body_plain_bytes: bodies.plain_bytes,
         window_s,
         window_lines: tally.window_lines,
         pushes: tally.window_pushes,

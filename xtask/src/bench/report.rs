@@ -41,6 +41,9 @@ pub struct Report {
     pub line_bytes: usize,
     pub distinct_streams: usize,
     pub structured_metadata: bool,
+    /// Mean request body on the wire, and before snappy.
+    pub body_bytes: u64,
+    pub body_plain_bytes: u64,
     /// Measured window, seconds (warmup excluded).
     pub window_s: f64,
     /// Lines acknowledged (2xx) inside the window.
@@ -106,6 +109,10 @@ impl Report {
             "agent {} format {} conns {} streams/req {} lines/req {} line-bytes {} distinct-streams {} structured-metadata {}\n",
             self.agent, self.format, self.conns, self.streams, self.lines, self.line_bytes,
             self.distinct_streams, self.structured_metadata
+        );
+        out += &format!(
+            "  bodies       {} bytes on the wire ({} before compression)\n",
+            self.body_bytes, self.body_plain_bytes
         );
         out += &format!(
             "  throughput   {:.0} lines/s, {:.1} MB/s of line bytes ({} lines in {:.1}s, {} pushes, {} failures)\n",
