@@ -509,3 +509,26 @@ fn sigterm_finishes_in_flight_pushes_and_loses_none() {
         "every acknowledged entry is printed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn loki_push_api_targets_get_their_own_listener() {
+    let yaml = "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n  grpc_listen_port: 0\n\
+                positions:\n  filename: /tmp/positions.yaml\n\
+                scrape_configs:\n\
+                \x20 - job_name: push1\n    loki_push_api:\n      server:\n        http_listen_address: 127.0.0.1\n        http_listen_port: 0\n        grpc_listen_port: 0\n      labels:\n        pushserver: push1\n      use_incoming_timestamp: true\n";
+    let agent = Agent::start(bin(), yaml, &["-dry-run"], 2);
+    let client = reqwest::Client::new();
+    let body = r#"{"streams":[{"stream":{"a":"1"},"values":[["9","via own listener"]]}]}"#;
+    let (status, text) = post(&client, &agent.url(1, "/loki/api/v1/push"), &[JSON], body).await;
+    assert_eq!(status, 204, "{text}");
+    let (status, _) = post(&client, &agent.url(1, "/api/v1/push"), &[JSON], body).await;
+    assert_eq!(status, 204);
+    let out = agent.wait_stdout(2, WAIT);
+    assert_eq!(
+        out,
+        ["1970-01-01T00:00:00.000000009Z\t{a=\"1\", pushserver=\"push1\"}\tvia own listener"; 2]
+    );
+    // The target is not on the shared server.
+    let (status, _) = post(&client, &agent.url(0, "/loki/api/v1/push"), &[JSON], body).await;
+    assert_eq!(status, 404);
+}

@@ -105,11 +105,15 @@ impl Agent {
         stdout.collect(child.stdout.take().expect("stdout piped"));
         stderr.collect(child.stderr.take().expect("stderr piped"));
         let log = stderr.wait_until(Duration::from_secs(20), |lines| {
-            lines.iter().filter(|l| l.contains("listening")).count() >= listeners
+            lines
+                .iter()
+                .filter(|l| l.contains("listening listener="))
+                .count()
+                >= listeners
         });
         let addrs: Vec<SocketAddr> = log
             .iter()
-            .filter(|l| l.contains("listening"))
+            .filter(|l| l.contains("listening listener="))
             .filter_map(|l| l.split("addr=").nth(1))
             .filter_map(|rest| rest.split_whitespace().next())
             .filter_map(|a| a.trim_matches('"').parse().ok())
