@@ -3,6 +3,7 @@
 
 mod cli;
 mod forward;
+mod invariants;
 mod pipeline;
 mod receive;
 mod support;
