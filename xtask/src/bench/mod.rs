@@ -38,6 +38,7 @@ const DRAIN_STALL: Duration = Duration::from_secs(10);
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "cargo xtask bench",
+    bin_name = "cargo xtask bench",
     about = "Measure the agent's cost per forwarded line"
 )]
 pub struct Args {
