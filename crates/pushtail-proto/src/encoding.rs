@@ -185,6 +185,23 @@ pub fn snappy_decode_limited(body: &[u8], limit: usize) -> Result<Bytes, BodyErr
     Ok(Bytes::from(out))
 }
 
+/// Compresses `input` as raw-block snappy into `scratch` and returns the
+/// compressed bytes, a prefix of `scratch`. Unlike [`snappy_encode`] the
+/// scratch buffer keeps its length between calls, so a steady stream of
+/// batches never zero-fills it again: the hot path of the client.
+pub fn snappy_compress_into<'a>(
+    input: &[u8],
+    enc: &mut snap::raw::Encoder,
+    scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8], snap::Error> {
+    let max = snap::raw::max_compress_len(input.len());
+    if scratch.len() < max {
+        scratch.resize(max, 0);
+    }
+    let n = enc.compress(input, scratch)?;
+    Ok(&scratch[..n])
+}
+
 /// Compresses `input` as raw-block snappy into `out` (cleared first; its
 /// capacity is reused), with the caller's reusable encoder.
 pub fn snappy_encode(

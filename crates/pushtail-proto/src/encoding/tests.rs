@@ -182,3 +182,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn compress_into_reuses_scratch_and_round_trips() {
+    let mut enc = snap::raw::Encoder::new();
+    let mut scratch = Vec::new();
+    let big = b"abc".repeat(10_000);
+    let packed = snappy_compress_into(&big, &mut enc, &mut scratch)
+        .unwrap()
+        .to_vec();
+    assert_eq!(snappy_decode_limited(&packed, big.len()).unwrap(), big);
+    let len_after_big = scratch.len();
+    let packed = snappy_compress_into(b"short", &mut enc, &mut scratch)
+        .unwrap()
+        .to_vec();
+    assert_eq!(snappy_decode_limited(&packed, 5).unwrap(), &b"short"[..]);
+    assert_eq!(scratch.len(), len_after_big, "scratch keeps its length");
+}
