@@ -39,6 +39,10 @@ pub struct LabelSet {
 struct Inner {
     pairs: Vec<(String, String)>,
     rendered: String,
+    /// Hash of `rendered`, computed once, so maps keyed by label set (the
+    /// client's batches, the receiver's per-request grouping) hash 8 bytes
+    /// instead of the whole rendering for every lookup.
+    hash: u64,
 }
 
 impl LabelSet {
@@ -82,8 +86,17 @@ impl LabelSet {
             &mut rendered,
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
+        let hash = {
+            let mut h = std::hash::DefaultHasher::new();
+            rendered.hash(&mut h);
+            h.finish()
+        };
         LabelSet {
-            inner: Arc::new(Inner { pairs, rendered }),
+            inner: Arc::new(Inner {
+                pairs,
+                rendered,
+                hash,
+            }),
         }
     }
 
@@ -133,7 +146,8 @@ impl Default for LabelSet {
 
 impl PartialEq for LabelSet {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner) || self.inner.rendered == other.inner.rendered
+        Arc::ptr_eq(&self.inner, &other.inner)
+            || (self.inner.hash == other.inner.hash && self.inner.rendered == other.inner.rendered)
     }
 }
 
@@ -141,7 +155,7 @@ impl Eq for LabelSet {}
 
 impl Hash for LabelSet {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.inner.rendered.hash(state);
+        state.write_u64(self.inner.hash);
     }
 }
 
