@@ -391,3 +391,26 @@ async fn chained_agents_keep_labels_tenant_and_metadata_without_loss_or_duplicat
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_flags_add_a_client_and_external_labels() {
+    let loki = FakeLoki::start().await;
+    // No `clients` in the file: -client.url adds one; -client.external-labels
+    // labels every entry unless the entry has the label itself.
+    let yaml = "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n\
+                scrape_configs:\n  - job_name: a\n    http:\n      use_incoming_timestamp: true\n";
+    let url_flag = format!("-client.url={}", loki.push_url());
+    let agent = Agent::start(
+        bin(),
+        yaml,
+        &[&url_flag, "--client.external-labels", "dc=eu,app=ignored"],
+        1,
+    );
+    assert_eq!(push(&agent, &[], json_lines("x", 1, 2, false)).await.0, 204);
+    let got = loki.wait_for_entries(2, WAIT).await;
+    assert_eq!(got.len(), 2);
+    assert!(
+        got.iter().all(|e| e.labels == r#"{app="api", dc="eu"}"#),
+        "{got:?}"
+    );
+}
