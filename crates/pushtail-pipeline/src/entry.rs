@@ -140,6 +140,16 @@ impl StageEntry {
         self.extracted().get(key).and_then(value_to_string)
     }
 
+    /// What a parsing stage reads: the extracted value `source` as text,
+    /// or the line when there is no source. `None` when the source is
+    /// missing (the stage then does nothing, as in Promtail).
+    pub(crate) fn source_text(&mut self, source: Option<&str>) -> Option<String> {
+        match source {
+            Some(src) => self.extracted_string(src),
+            None => Some(self.line().into_owned()),
+        }
+    }
+
     // ---- line ----
 
     /// The line as text (invalid UTF-8 replaced).

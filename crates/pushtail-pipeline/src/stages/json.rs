@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 /// Drop reason for `drop_malformed`.
@@ -52,9 +52,7 @@ pub(crate) fn build(
             "JMES expression is required",
         ));
     }
-    if cfg.source.as_deref() == Some("") {
-        return Err(FieldError::field("source", "empty source"));
-    }
+    check_source(&cfg.source)?;
     let mut queries = Vec::with_capacity(cfg.expressions.len());
     for (name, expr) in cfg.expressions {
         let expr = expr
@@ -93,13 +91,10 @@ fn simple_path(expr: &str) -> Option<Vec<String>> {
 
 impl Stage for JsonStage {
     fn process(&self, e: &mut StageEntry) {
-        let parsed = match &self.source {
-            Some(src) => match e.extracted_string(src) {
-                Some(v) => serde_json::from_str::<Value>(&v),
-                None => return,
-            },
-            None => serde_json::from_str::<Value>(&e.line()),
+        let Some(input) = e.source_text(self.source.as_deref()) else {
+            return;
         };
+        let parsed = serde_json::from_str::<Value>(&input);
         let data = match parsed {
             Ok(v @ Value::Object(_)) => v,
             _ => {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 #[derive(Deserialize)]
@@ -33,9 +33,7 @@ pub(crate) fn build(
     if cfg.mapping.is_empty() {
         return Err(FieldError::field("mapping", "logfmt mapping is required"));
     }
-    if cfg.source.as_deref() == Some("") {
-        return Err(FieldError::field("source", "empty source"));
-    }
+    check_source(&cfg.source)?;
     let mapping = cfg
         .mapping
         .into_iter()
@@ -54,12 +52,8 @@ pub(crate) fn build(
 
 impl Stage for LogfmtStage {
     fn process(&self, e: &mut StageEntry) {
-        let input = match &self.source {
-            Some(src) => match e.extracted_string(src) {
-                Some(v) => v,
-                None => return,
-            },
-            None => e.line().into_owned(),
+        let Some(input) = e.source_text(self.source.as_deref()) else {
+            return;
         };
         let pairs = parse(&input);
         let extracted = e.extracted_mut();

@@ -117,6 +117,15 @@ pub(crate) fn parse_config<T: DeserializeOwned>(cfg: &serde_yaml::Value) -> Resu
     serde_yaml::from_value(cfg.clone()).map_err(|e| FieldError::new(e.to_string()))
 }
 
+/// Validates a parsing stage's optional `source`: absent means the line,
+/// present must name an extracted value.
+pub(crate) fn check_source(source: &Option<String>) -> Result<(), FieldError> {
+    if source.as_deref() == Some("") {
+        return Err(FieldError::field("source", "empty source"));
+    }
+    Ok(())
+}
+
 /// Compiles a stage regex: unanchored, RE2 syntax (Rust's `regex` is RE2-like).
 pub(crate) fn compile_regex(field: &str, re: &str) -> Result<::regex::Regex, FieldError> {
     ::regex::Regex::new(re).map_err(|e| FieldError::field(field, format!("invalid regex: {e}")))

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{compile_regex, parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, compile_regex, parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 #[derive(Deserialize)]
@@ -30,9 +30,7 @@ pub(crate) fn build(
     if cfg.expression.is_empty() {
         return Err(FieldError::field("expression", "expression is required"));
     }
-    if cfg.source.as_deref() == Some("") {
-        return Err(FieldError::field("source", "empty source"));
-    }
+    check_source(&cfg.source)?;
     Ok(Box::new(RegexStage {
         re: compile_regex("expression", &cfg.expression)?,
         source: cfg.source,
@@ -41,12 +39,8 @@ pub(crate) fn build(
 
 impl Stage for RegexStage {
     fn process(&self, e: &mut StageEntry) {
-        let input = match &self.source {
-            Some(src) => match e.extracted_string(src) {
-                Some(v) => v,
-                None => return,
-            },
-            None => e.line().into_owned(),
+        let Some(input) = e.source_text(self.source.as_deref()) else {
+            return;
         };
         let Some(caps) = self.re.captures(&input) else {
             return;

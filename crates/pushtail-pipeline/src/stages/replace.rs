@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::template::{Scope, Template};
-use super::{compile_regex, parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, compile_regex, parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, Extracted, StageEntry};
 
 #[derive(Deserialize)]
@@ -38,9 +38,7 @@ pub(crate) fn build(
     if cfg.expression.is_empty() {
         return Err(FieldError::field("expression", "expression is required"));
     }
-    if cfg.source.as_deref() == Some("") {
-        return Err(FieldError::field("source", "empty source"));
-    }
+    check_source(&cfg.source)?;
     let template = Template::parse(&cfg.replace).map_err(|e| FieldError::field("replace", e))?;
     Ok(Box::new(ReplaceStage {
         re: compile_regex("expression", &cfg.expression)?,
@@ -69,12 +67,8 @@ impl Scope for ReplaceScope<'_> {
 
 impl Stage for ReplaceStage {
     fn process(&self, e: &mut StageEntry) {
-        let input = match &self.source {
-            Some(src) => match e.extracted_string(src) {
-                Some(v) => v,
-                None => return,
-            },
-            None => e.line().into_owned(),
+        let Some(input) = e.source_text(self.source.as_deref()) else {
+            return;
         };
         let mut result = String::with_capacity(input.len());
         let mut captured: Vec<(String, String)> = Vec::new();
