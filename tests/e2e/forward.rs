@@ -414,3 +414,37 @@ async fn client_flags_add_a_client_and_external_labels() {
         "{got:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_timeout_logs_exactly_what_was_not_delivered() {
+    let loki = FakeLoki::start().await;
+    loki.set_default(Behaviour::Status(500));
+    let client = "    backoff_config: {min_period: 20ms, max_period: 50ms, max_retries: 100000}\n";
+    let yaml = forwarding("a", &[loki.push_url()], client, "").replace(
+        "graceful_shutdown_timeout: 10s",
+        "graceful_shutdown_timeout: 1s",
+    );
+    let mut agent = start(&yaml);
+    assert_eq!(
+        push(&agent, &[], json_lines("u", 1, 30, false)).await.0,
+        204
+    );
+    assert_eq!(
+        push(&agent, &[], json_lines("v", 100, 7, false)).await.0,
+        204
+    );
+    assert!(
+        loki.wait_for_requests(1, WAIT).await,
+        "the client never tried"
+    );
+    agent.terminate();
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let s = agent.wait_exit(Duration::from_secs(15));
+        (s, agent.stderr())
+    })
+    .await
+    .expect("join");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{stderr}");
+    assert!(stderr.contains("undelivered=37"), "{stderr}");
+    assert_eq!(loki.entry_count(), 0);
+}
