@@ -14,7 +14,7 @@ pub(crate) fn split_lines(body: &Bytes) -> impl Iterator<Item = Bytes> + '_ {
     std::iter::from_fn(move || {
         while start < body.len() {
             let rest = &body[start..];
-            let len = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+            let len = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
             let line_start = start;
             start += len + 1;
             let mut end = line_start + len;
