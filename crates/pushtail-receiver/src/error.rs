@@ -48,6 +48,8 @@ pub(crate) enum PushError {
     QueueClosed,
     #[error("shutting down, retry later")]
     ShuttingDown,
+    #[error("request took longer than {timeout_ms}ms (http_server_write_timeout), retry later")]
+    TimedOut { timeout_ms: u128 },
     #[error("/metrics is not served: no metrics recorder was installed")]
     MetricsDisabled,
 }
@@ -68,14 +70,18 @@ impl PushError {
             | BadStreams(_)
             | BadPath(_)
             | BadTimestamp { .. } => StatusCode::BAD_REQUEST,
-            QueueFull { .. } | QueueClosed | ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            QueueFull { .. } | QueueClosed | ShuttingDown | TimedOut { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     /// Seconds a client should wait before retrying, for 503s.
     fn retry_after(&self) -> Option<&'static str> {
         match self {
-            PushError::QueueFull { .. } | PushError::QueueClosed => Some("1"),
+            PushError::QueueFull { .. } | PushError::QueueClosed | PushError::TimedOut { .. } => {
+                Some("1")
+            }
             PushError::ShuttingDown => Some("5"),
             _ => None,
         }
@@ -87,6 +93,7 @@ impl PushError {
             PushError::QueueFull { .. } => Some("queue_full"),
             PushError::QueueClosed => Some("queue_closed"),
             PushError::ShuttingDown => Some("shutting_down"),
+            PushError::TimedOut { .. } => Some("timed_out"),
             _ => None,
         }
     }

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::StatusCode;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -27,7 +26,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tower::ServiceBuilder;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::timeout::{RequestBodyTimeout, RequestBodyTimeoutLayer, Timeout, TimeoutLayer};
+use tower_http::timeout::{RequestBodyTimeout, RequestBodyTimeoutLayer};
 use tower_http::trace::{Trace, TraceLayer};
 
 use crate::config::ServerConfig;
@@ -217,7 +216,7 @@ pub(crate) fn listener_state(
 /// The layered service of one listener: tracing, metrics, the write
 /// timeout, the request-body read timeout, then the router.
 pub(crate) type Stack = Trace<
-    MetricsService<Timeout<RequestBodyTimeout<ListenerService>>>,
+    MetricsService<RequestBodyTimeout<ListenerService>>,
     SharedClassifier<ServerErrorsAsFailures>,
 >;
 
@@ -225,14 +224,13 @@ pub(crate) fn stack(state: Arc<ListenerState>, server: &ServerConfig) -> Stack {
     ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
         .layer(MetricsLayer)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            server.http_server_write_timeout.get(),
-        ))
         .layer(RequestBodyTimeoutLayer::new(
             server.http_server_read_timeout.get(),
         ))
-        .service(ListenerService { state })
+        .service(ListenerService {
+            state,
+            write_timeout: server.http_server_write_timeout.get(),
+        })
 }
 
 /// Accepts connections until told to stop, then drains them gracefully.

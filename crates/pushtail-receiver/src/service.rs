@@ -48,6 +48,10 @@ pub(crate) struct ListenerState {
 #[derive(Clone)]
 pub(crate) struct ListenerService {
     pub state: Arc<ListenerState>,
+    /// `http_server_write_timeout`: a request that takes longer gets a 503
+    /// with `Retry-After` through the one error mapping, like every other
+    /// refusal.
+    pub write_timeout: Duration,
 }
 
 impl<B> tower::Service<Request<B>> for ListenerService
@@ -65,7 +69,16 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let state = Arc::clone(&self.state);
-        Box::pin(async move { Ok(state.handle(req).await) })
+        let limit = self.write_timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, state.handle(req)).await {
+                Ok(resp) => Ok(resp),
+                Err(_) => Ok(PushError::TimedOut {
+                    timeout_ms: limit.as_millis(),
+                }
+                .into_response()),
+            }
+        })
     }
 }
 

@@ -275,6 +275,24 @@ async fn full_queues_answer_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_push_over_the_write_timeout_answers_503_with_retry_after() {
+    let mut h = Harness::with_queue(vec![target("job", "/")], 1, Duration::from_secs(30));
+    h.server.http_server_write_timeout = pushtail_proto::units::Duration::from_millis(50);
+    h.tx.try_send(Arc::new(TenantBatch::default())).unwrap();
+    let (status, headers, msg) = h
+        .call(
+            Method::POST,
+            "/loki/api/v1/push",
+            &[("content-type", "application/json")],
+            ONE_STREAM,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{msg}");
+    assert_eq!(headers.get("retry-after").unwrap(), "1");
+    assert!(msg.contains("http_server_write_timeout"), "{msg}");
+}
+
+#[tokio::test]
 async fn shutting_down_refuses_pushes_and_readiness() {
     let h = Harness::new(vec![target("job", "/")]);
     h.state.shutting_down.store(true, Ordering::Release);

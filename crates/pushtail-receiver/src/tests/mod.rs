@@ -52,6 +52,8 @@ pub(super) struct Harness {
     pub rx: mpsc::Receiver<Arc<TenantBatch>>,
     /// Keeps a test's own sender alive (for pre-filling the queue).
     pub tx: mpsc::Sender<Arc<TenantBatch>>,
+    /// The server settings the layered stack is built with.
+    pub server: ServerConfig,
 }
 
 /// One received entry, flattened: (tenant, labels, timestamp, line).
@@ -77,7 +79,12 @@ impl Harness {
             &Arc::new(AtomicBool::new(false)),
             None,
         ));
-        Harness { state, rx, tx }
+        Harness {
+            state,
+            rx,
+            tx,
+            server: ServerConfig::default(),
+        }
     }
 
     pub async fn call(
@@ -92,7 +99,7 @@ impl Harness {
             req = req.header(*k, *v);
         }
         let req = req.body(Full::new(body.into())).unwrap();
-        let svc = stack(Arc::clone(&self.state), &ServerConfig::default());
+        let svc = stack(Arc::clone(&self.state), &self.server);
         let resp = svc.oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
