@@ -6,4 +6,5 @@ mod forward;
 mod invariants;
 mod pipeline;
 mod receive;
+mod reload;
 mod support;

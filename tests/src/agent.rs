@@ -158,11 +158,21 @@ impl Agent {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (`TERM`, `HUP`, ...).
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("running kill");
-        assert!(status.success(), "kill -TERM failed");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// The config file the agent was started with (tests may rewrite it).
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
     }
 
     /// Waits for the process to exit, up to `timeout`.

@@ -35,7 +35,7 @@ use pushtail_proto::tenant::TenantId;
 
 use crate::config::ServerConfig;
 
-pub use server::{Receiver, ReceiverError};
+pub use server::{Receiver, ReceiverError, ReloadError, Reloader};
 
 /// One push target, ready to serve: the `http` (or `loki_push_api`) block of
 /// a scrape config with its relabel rules and stages built.

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -34,7 +35,7 @@ use crate::handoff::Handoff;
 use crate::layers::{MetricsLayer, MetricsService};
 use crate::metrics::TCP_CONNECTIONS;
 use crate::route::RouteTable;
-use crate::service::{ListenerService, ListenerState};
+use crate::service::{ListenerService, ListenerState, Routing};
 use crate::target::{now_ns, BatchSet, Target};
 use crate::{normalize_base_url, validate, ListenerSpec, Output, ReceiverConfigError};
 
@@ -131,6 +132,19 @@ impl Receiver {
         })
     }
 
+    /// A handle that swaps the targets of the running listeners; see
+    /// [`Reloader::reload`].
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            listeners: self
+                .listeners
+                .iter()
+                .map(|l| (l.server.clone(), Arc::clone(&l.state)))
+                .collect(),
+            handoff: Arc::clone(&self.handoff),
+        }
+    }
+
     /// The bound addresses, in `ListenerSpec` order.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners.iter().map(|l| l.addr).collect()
@@ -178,6 +192,68 @@ impl Receiver {
     }
 }
 
+/// Why a reload was refused; the running configuration stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] ReceiverConfigError),
+    #[error("{0}: listeners cannot change while running; restart to apply")]
+    ListenersChanged(String),
+}
+
+/// Applies new targets (labels, relabel rules, pipelines, base URLs, limits)
+/// to running listeners. The listeners themselves (addresses, ports,
+/// timeouts) are fixed for the life of the process.
+#[derive(Clone)]
+pub struct Reloader {
+    listeners: Vec<(ServerConfig, Arc<ListenerState>)>,
+    handoff: Arc<Handoff>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("listeners", &self.listeners.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// Validates `listeners` (same listeners as running, in the same order)
+    /// and swaps every listener's routes and targets at once. Entries that
+    /// the replaced pipelines still held (multiline) are released into the
+    /// output, not lost.
+    pub async fn reload(&self, listeners: Vec<ListenerSpec>) -> Result<(), ReloadError> {
+        validate(&listeners)?;
+        if listeners.len() != self.listeners.len() {
+            return Err(ReloadError::ListenersChanged(format!(
+                "{} listeners running, {} configured",
+                self.listeners.len(),
+                listeners.len()
+            )));
+        }
+        for (i, (spec, (server, _))) in listeners.iter().zip(&self.listeners).enumerate() {
+            if spec.server != *server {
+                return Err(ReloadError::ListenersChanged(format!(
+                    "listener {i} ({}:{}) has new server settings",
+                    server.http_listen_address, server.http_listen_port
+                )));
+            }
+        }
+        let mut replaced = Vec::with_capacity(listeners.len());
+        for (spec, (_, state)) in listeners.iter().zip(&self.listeners) {
+            replaced.push(state.routing.swap(Arc::new(routing(spec))));
+        }
+        for old in replaced {
+            flush_routing(&old, &self.handoff, true, Some(RELOAD_FLUSH_TIMEOUT)).await;
+        }
+        Ok(())
+    }
+}
+
+/// How long entries released by replaced pipelines wait for queue room.
+const RELOAD_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn resolve(server: &ServerConfig) -> Result<SocketAddr, ReceiverError> {
     let host = server.http_listen_address.trim();
     let host = if host.is_empty() { "0.0.0.0" } else { host };
@@ -192,6 +268,16 @@ fn resolve(server: &ServerConfig) -> Result<SocketAddr, ReceiverError> {
     Ok(SocketAddr::new(ip, server.http_listen_port))
 }
 
+fn routing(spec: &ListenerSpec) -> Routing {
+    Routing {
+        routes: RouteTable::new(
+            spec.targets.iter().map(|t| normalize_base_url(&t.base_url)),
+            spec.serve_metrics,
+        ),
+        targets: spec.targets.iter().cloned().map(Target::new).collect(),
+    }
+}
+
 pub(crate) fn listener_state(
     spec: &ListenerSpec,
     handoff: &Arc<Handoff>,
@@ -199,13 +285,8 @@ pub(crate) fn listener_state(
     shutting_down: &Arc<AtomicBool>,
     metrics: Option<PrometheusHandle>,
 ) -> ListenerState {
-    let routes = RouteTable::new(
-        spec.targets.iter().map(|t| normalize_base_url(&t.base_url)),
-        spec.serve_metrics,
-    );
     ListenerState {
-        routes,
-        targets: spec.targets.iter().cloned().map(Target::new).collect(),
+        routing: ArcSwap::from_pointee(routing(spec)),
         handoff: Arc::clone(handoff),
         push_timeout,
         shutting_down: Arc::clone(shutting_down),
@@ -305,14 +386,11 @@ async fn flush_loop(
     metrics: Option<PrometheusHandle>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let staged = states
-        .iter()
-        .any(|s| s.targets.iter().any(|t| !t.spec.pipeline.is_empty()));
     let mut flush = tokio::time::interval(FLUSH_INTERVAL);
     let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
     loop {
         tokio::select! {
-            _ = flush.tick(), if staged => flush_targets(&states, &handoff, false, None).await,
+            _ = flush.tick() => flush_targets(&states, &handoff, false, None).await,
             _ = upkeep.tick(), if metrics.is_some() => {
                 if let Some(handle) = &metrics {
                     handle.run_upkeep();
@@ -332,7 +410,20 @@ async fn flush_targets(
     force: bool,
     timeout: Option<Duration>,
 ) {
-    for target in states.iter().flat_map(|s| &s.targets) {
+    for state in states {
+        flush_routing(&state.routing.load_full(), handoff, force, timeout).await;
+    }
+}
+
+/// [`flush_targets`] for one listener's routing (also the routing a reload
+/// replaced).
+async fn flush_routing(
+    routing: &Routing,
+    handoff: &Handoff,
+    force: bool,
+    timeout: Option<Duration>,
+) {
+    for target in &routing.targets {
         let mut out = BatchSet::default();
         target.flush(now_ns(), force, &mut out);
         let entries = out.entry_count();

@@ -33,10 +33,18 @@ use crate::target::{BatchSet, Clock, Source, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What every request of one listener shares.
-pub(crate) struct ListenerState {
+use arc_swap::ArcSwap;
+
+/// A listener's routes and targets: swapped as a whole on reload, so a
+/// request sees either the old set or the new one, never a mix.
+pub(crate) struct Routing {
     pub routes: RouteTable,
     pub targets: Vec<Target>,
+}
+
+/// What every request of one listener shares.
+pub(crate) struct ListenerState {
+    pub routing: ArcSwap<Routing>,
     pub handoff: Arc<Handoff>,
     pub push_timeout: Duration,
     /// Shared by all listeners: set once shutdown begins.
@@ -89,7 +97,8 @@ impl ListenerState {
         B::Error: Into<BoxError>,
     {
         let path = req.uri().path().to_owned();
-        let Some(route) = self.routes.lookup(&path) else {
+        let routing = self.routing.load_full();
+        let Some(route) = routing.routes.lookup(&path) else {
             return with_route(
                 PushError::NotFound { path }.into_response(),
                 NOT_FOUND_LABEL,
@@ -107,7 +116,7 @@ impl ListenerState {
         let result = match (route.endpoint, route.target) {
             (Endpoint::Metrics, _) => self.render_metrics(),
             (Endpoint::Ready, _) => Ok(self.ready()),
-            (endpoint, Some(target)) => match self.targets.get(target) {
+            (endpoint, Some(target)) => match routing.targets.get(target) {
                 Some(target) => {
                     let rest = route.rest.to_owned();
                     self.receive(target, endpoint, &rest, req, &mut request_bytes)

@@ -175,7 +175,7 @@ pub struct Plan {
 }
 
 /// Overrides given on the command line, applied before validation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub http_listen_port: Option<u16>,
     pub client_url: Option<String>,

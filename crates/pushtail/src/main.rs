@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod dry_run;
+mod reload;
 mod run;
 
 use std::io::IsTerminal;
@@ -26,7 +27,7 @@ fn main() -> ExitCode {
             println!("Valid config file! No syntax issues found");
             ExitCode::SUCCESS
         }
-        Ok((plan, log)) => match start(plan, log, args.dry_run == Some(true)) {
+        Ok((plan, log, source)) => match start(plan, log, source, args.dry_run == Some(true)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("pushtail: {e:#}");
@@ -46,49 +47,84 @@ struct LogSettings {
     format: String,
 }
 
-fn load(args: &Args) -> anyhow::Result<(config::Plan, LogSettings)> {
-    let path = args
-        .config_file
-        .as_deref()
-        .context("-config.file is required; try `-config.file=config/pushtail.yaml -dry-run`")?;
-    let raw =
-        std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?;
-    let text = if args.expand_env == Some(true) {
-        config::expand_env(&raw, |name| std::env::var(name).ok())
-    } else {
-        raw
-    };
+/// Where the config comes from and how it is read; kept for reloads.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    path: String,
+    expand_env: bool,
+    overrides: Overrides,
+}
+
+impl Source {
+    fn from_args(args: &Args) -> anyhow::Result<Self> {
+        let path = args.config_file.clone().context(
+            "-config.file is required; try `-config.file=config/pushtail.yaml -dry-run`",
+        )?;
+        Ok(Source {
+            path,
+            expand_env: args.expand_env == Some(true),
+            overrides: Overrides {
+                http_listen_port: args.http_listen_port,
+                client_url: args.client_url.clone(),
+                external_labels: args.external_labels.clone().unwrap_or_default(),
+            },
+        })
+    }
+
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Reads, expands, parses and validates the file; also returns the text
+    /// as loaded (after env expansion).
+    pub(crate) fn load(&self) -> anyhow::Result<(config::Plan, String)> {
+        let path = &self.path;
+        let raw =
+            std::fs::read_to_string(path).with_context(|| format!("reading config file {path}"))?;
+        let text = if self.expand_env {
+            config::expand_env(&raw, |name| std::env::var(name).ok())
+        } else {
+            raw
+        };
+        let parsed = config::parse(&text).with_context(|| format!("config file {path}"))?;
+        let plan =
+            config::plan(parsed, &self.overrides).with_context(|| format!("config file {path}"))?;
+        Ok((plan, text))
+    }
+}
+
+fn load(args: &Args) -> anyhow::Result<(config::Plan, LogSettings, Source)> {
+    let source = Source::from_args(args)?;
+    let (plan, text) = source.load()?;
     if args.print_config_stderr == Some(true) {
         eprintln!("{text}");
     }
-    let parsed = config::parse(&text).with_context(|| format!("config file {path}"))?;
-    let overrides = Overrides {
-        http_listen_port: args.http_listen_port,
-        client_url: args.client_url.clone(),
-        external_labels: args.external_labels.clone().unwrap_or_default(),
-    };
     let log = LogSettings {
         level: args
             .log_level
             .clone()
-            .unwrap_or_else(|| parsed.server.log_level.clone()),
+            .unwrap_or_else(|| plan.server.log_level.clone()),
         format: args
             .log_format
             .clone()
-            .unwrap_or_else(|| parsed.server.log_format.clone()),
+            .unwrap_or_else(|| plan.server.log_format.clone()),
     };
-    let plan = config::plan(parsed, &overrides).with_context(|| format!("config file {path}"))?;
-    Ok((plan, log))
+    Ok((plan, log, source))
 }
 
-fn start(plan: config::Plan, log: LogSettings, dry_run: bool) -> anyhow::Result<()> {
+fn start(
+    plan: config::Plan,
+    log: LogSettings,
+    source: Source,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     init_logging(&log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("pushtail")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run::run(plan, dry_run))
+    runtime.block_on(run::run(plan, source, dry_run))
 }
 
 fn init_logging(log: &LogSettings) -> anyhow::Result<()> {

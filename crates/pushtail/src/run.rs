@@ -13,7 +13,7 @@ use pushtail_receiver::{Output, Receiver};
 use tokio::sync::mpsc;
 
 use crate::config::Plan;
-use crate::dry_run;
+use crate::{dry_run, reload, Source};
 
 /// Prometheus' default buckets, for the `*_seconds` histograms.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -28,7 +28,7 @@ const BYTES_BUCKETS: &[f64] = &[
 /// Batches the dry-run printer may have waiting.
 const DRY_RUN_QUEUE: usize = 64;
 
-pub async fn run(plan: Plan, dry_run: bool) -> anyhow::Result<()> {
+pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()> {
     if plan.clients.is_empty() && !dry_run {
         anyhow::bail!("no clients configured: add `clients` (or -client.url) or run with -dry-run");
     }
@@ -47,6 +47,7 @@ pub async fn run(plan: Plan, dry_run: bool) -> anyhow::Result<()> {
         );
     }
 
+    let running_clients = plan.clients.clone();
     let mut queues = Vec::new();
     let mut clients = Vec::new();
     let mut printer = None;
@@ -66,6 +67,7 @@ pub async fn run(plan: Plan, dry_run: bool) -> anyhow::Result<()> {
     }
 
     let signals = Signals::install()?;
+    let triggers = reload::Triggers::install(source.path())?;
     let output = Output {
         queues,
         push_timeout: plan.server.push_timeout.get(),
@@ -74,7 +76,14 @@ pub async fn run(plan: Plan, dry_run: bool) -> anyhow::Result<()> {
     for (listener, addr) in receiver.local_addrs().into_iter().enumerate() {
         tracing::info!(listener, %addr, "listening");
     }
+    let reloads = tokio::spawn(reload::run(
+        triggers,
+        source,
+        receiver.reloader(),
+        running_clients,
+    ));
     receiver.run(signals.wait()).await?;
+    reloads.abort();
     tracing::info!("receiver stopped; flushing clients");
 
     let grace = plan.server.graceful_shutdown_timeout.get();

@@ -265,7 +265,7 @@ async fn label_work_is_cached_per_distinct_stream() {
         assert_eq!(status, StatusCode::NO_CONTENT, "{msg}");
         assert_eq!(h.rows().len(), 1000, "round {round}");
         assert_eq!(
-            h.state.targets[0].resolutions_computed(),
+            h.state.routing.load().targets[0].resolutions_computed(),
             10,
             "round {round}"
         );

@@ -1,0 +1,114 @@
+//! Config reload through the real binary: a changed file or SIGHUP swaps
+//! targets in; a bad file or a change that needs a restart is refused and
+//! the running config stays.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+fn config(labels: &str, extra_top: &str) -> String {
+    format!(
+        "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n{extra_top}\
+         scrape_configs:\n  - job_name: app\n    http:\n      base_url: /app/\n      labels: {labels}\n      use_incoming_timestamp: true\n"
+    )
+}
+
+async fn reloads(agent: &Agent, name: &str) -> f64 {
+    let Ok(resp) = reqwest::get(agent.url(0, "/metrics")).await else {
+        return -1.0;
+    };
+    let text = resp.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn wait_reloads(agent: &Agent, name: &str, at_least: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let n = reloads(agent, name).await;
+        if n >= at_least || tokio::time::Instant::now() >= deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn push_one(agent: &Agent, line: &str) -> Vec<String> {
+    let body = format!(r#"{{"streams":[{{"stream":{{"a":"1"}},"values":[["1","{line}"]]}}]}}"#);
+    let before = agent.stdout().len();
+    let (status, text) = post(
+        &reqwest::Client::new(),
+        &agent.url(0, "/app/loki/api/v1/push"),
+        &[JSON],
+        body,
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+    agent.wait_stdout(before + 1, WAIT)
+}
+
+const OK: &str = "promtail_config_reload_success_total";
+const FAIL: &str = "promtail_config_reload_fail_total";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn targets_reload_on_file_change_and_sighup_and_bad_configs_are_refused() {
+    let agent = dry_run(&config("{v: one}", ""));
+    assert_eq!(reloads(&agent, OK).await, 0.0);
+    let out = push_one(&agent, "first").await;
+    assert!(
+        out.last().is_some_and(|l| l.contains("v=\"one\"")),
+        "{out:?}"
+    );
+
+    // The file changes: the watcher reloads it.
+    std::fs::write(agent.config_path(), config("{v: two}", "")).expect("rewrite config");
+    assert!(
+        wait_reloads(&agent, OK, 1.0).await >= 1.0,
+        "{}",
+        agent.stderr()
+    );
+    let out = push_one(&agent, "second").await;
+    assert!(
+        out.last().is_some_and(|l| l.contains("v=\"two\"")),
+        "{out:?}"
+    );
+
+    // SIGHUP reloads too, even without a change.
+    let before = reloads(&agent, OK).await;
+    agent.signal("HUP");
+    assert!(wait_reloads(&agent, OK, before + 1.0).await >= before + 1.0);
+
+    // A file that does not validate is refused; the running targets stay.
+    std::fs::write(
+        agent.config_path(),
+        config("{v: three}", "no_such_key: 1\n"),
+    )
+    .expect("rewrite");
+    assert!(
+        wait_reloads(&agent, FAIL, 1.0).await >= 1.0,
+        "{}",
+        agent.stderr()
+    );
+    let out = push_one(&agent, "third").await;
+    assert!(
+        out.last().is_some_and(|l| l.contains("v=\"two\"")),
+        "{out:?}"
+    );
+    assert!(agent.stderr().contains("no_such_key"), "{}", agent.stderr());
+
+    // Clients cannot change while running.
+    let fails = reloads(&agent, FAIL).await;
+    let with_client = config(
+        "{v: four}",
+        "clients:\n  - url: http://127.0.0.1:1/loki/api/v1/push\n",
+    );
+    std::fs::write(agent.config_path(), with_client).expect("rewrite");
+    assert!(wait_reloads(&agent, FAIL, fails + 1.0).await >= fails + 1.0);
+    assert!(
+        agent.stderr().contains("clients changed"),
+        "{}",
+        agent.stderr()
+    );
+}
