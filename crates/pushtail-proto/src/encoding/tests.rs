@@ -199,3 +199,33 @@ fn compress_into_reuses_scratch_and_round_trips() {
     assert_eq!(snappy_decode_limited(&packed, 5).unwrap(), &b"short"[..]);
     assert_eq!(scratch.len(), len_after_big, "scratch keeps its length");
 }
+
+#[test]
+fn zstd_window_is_bounded() {
+    for (limit, want) in [
+        (0, 10),
+        (1024, 10),
+        (1 << 20, 20),
+        ((1 << 20) + 1, 21),
+        (100 << 20, 23),
+    ] {
+        assert_eq!(zstd_window_log_max(limit), want, "limit {limit}");
+    }
+    // A frame that asks for a 128 MiB window is refused, not allocated.
+    let data = vec![7u8; 1 << 16];
+    let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    enc.window_log(27).unwrap();
+    enc.long_distance_matching(true).unwrap();
+    std::io::Write::write_all(&mut enc, &data).unwrap();
+    let big_window = enc.finish().unwrap();
+    let got = decode_body(ContentEncoding::Zstd, Bytes::from(big_window), 100 << 20);
+    assert!(matches!(got, Err(BodyError::Invalid { .. })), "{got:?}");
+    // An ordinary frame decodes.
+    let normal = zstd::encode_all(&data[..], 3).unwrap();
+    assert_eq!(
+        decode_body(ContentEncoding::Zstd, Bytes::from(normal), 100 << 20)
+            .unwrap()
+            .len(),
+        data.len()
+    );
+}
