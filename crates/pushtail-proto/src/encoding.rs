@@ -132,7 +132,7 @@ pub fn decode_body(enc: ContentEncoding, body: Bytes, limit: usize) -> Result<By
         ContentEncoding::Zstd => {
             let mut dec = zstd::stream::read::Decoder::new(&body[..])
                 .map_err(|e| BodyError::invalid(enc, e))?;
-            dec.window_log_max(zstd_window_log_max(limit))
+            dec.window_log_max(ZSTD_MAX_WINDOW_LOG)
                 .map_err(|e| BodyError::invalid(enc, e))?;
             read_limited(enc, dec, body.len(), limit)
         }
@@ -140,15 +140,12 @@ pub fn decode_body(enc: ContentEncoding, body: Bytes, limit: usize) -> Result<By
 }
 
 /// Largest zstd window a request may ask the decoder to allocate, as a
-/// power of two: 8 MiB (what `zstd -19` uses), and no more than the body
-/// limit needs. A frame declaring a larger window (e.g. `--long`) is refused
-/// rather than letting a few small requests reserve 128 MiB each.
-const ZSTD_MAX_WINDOW_LOG: u32 = 23;
-
-fn zstd_window_log_max(limit: usize) -> u32 {
-    let needed = usize::BITS - limit.saturating_sub(1).leading_zeros();
-    needed.clamp(10, ZSTD_MAX_WINDOW_LOG)
-}
+/// power of two: 16 MiB, above what every level up to `zstd -19` declares
+/// (streaming encoders declare their level's window whatever the content
+/// size, so the body limit cannot bound it). A frame declaring more (the
+/// `--ultra`/`--long` modes) is refused rather than letting a few small
+/// requests reserve 128 MiB each.
+const ZSTD_MAX_WINDOW_LOG: u32 = 24;
 
 /// A zlib stream starts with CMF (method 8 = deflate, window <= 32 KiB) and
 /// FLG such that `(CMF << 8 | FLG) % 31 == 0`. A raw DEFLATE stream whose

@@ -202,15 +202,6 @@ fn compress_into_reuses_scratch_and_round_trips() {
 
 #[test]
 fn zstd_window_is_bounded() {
-    for (limit, want) in [
-        (0, 10),
-        (1024, 10),
-        (1 << 20, 20),
-        ((1 << 20) + 1, 21),
-        (100 << 20, 23),
-    ] {
-        assert_eq!(zstd_window_log_max(limit), want, "limit {limit}");
-    }
     // A frame that asks for a 128 MiB window is refused, not allocated.
     let data = vec![7u8; 1 << 16];
     let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
@@ -220,8 +211,8 @@ fn zstd_window_is_bounded() {
     let big_window = enc.finish().unwrap();
     let got = decode_body(ContentEncoding::Zstd, Bytes::from(big_window), 100 << 20);
     assert!(matches!(got, Err(BodyError::Invalid { .. })), "{got:?}");
-    // An ordinary frame decodes.
-    let normal = zstd::encode_all(&data[..], 3).unwrap();
+    // Ordinary frames decode, up to level 19.
+    let normal = zstd::encode_all(&data[..], 19).unwrap();
     assert_eq!(
         decode_body(ContentEncoding::Zstd, Bytes::from(normal), 100 << 20)
             .unwrap()
