@@ -444,7 +444,113 @@ async fn shutdown_timeout_logs_exactly_what_was_not_delivered() {
     })
     .await
     .expect("join");
-    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{stderr}");
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "undelivered entries must fail the exit: {status:?}\n{stderr}"
+    );
     assert!(stderr.contains("undelivered=37"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("37 acknowledged entries undelivered"),
+        "last line: {last}"
+    );
+    assert!(!stderr.contains("all entries delivered"), "{stderr}");
     assert_eq!(loki.entry_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropped_entries_fail_the_exit_and_the_last_line_says_so() {
+    let loki = FakeLoki::start().await;
+    loki.set_default(Behaviour::StatusBody(400, "line too long".into()));
+    let mut agent = start(&forwarding("a", &[loki.push_url()], "", ""));
+    assert_eq!(push(&agent, &[], json_lines("d", 1, 4, false)).await.0, 204);
+    assert!(loki.wait_for_requests(1, WAIT).await);
+    assert_eq!(
+        wait_metric(&agent, "promtail_dropped_entries_total", &[], 4.0).await,
+        Some(4.0)
+    );
+    agent.terminate();
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let s = agent.wait_exit(Duration::from_secs(15));
+        (s, agent.stderr())
+    })
+    .await
+    .expect("join");
+    assert!(status.is_some_and(|s| !s.success()), "{status:?}\n{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("dropping 4 acknowledged entries"),
+        "last line: {last}"
+    );
+    assert!(!stderr.contains("all entries delivered"), "{stderr}");
+}
+
+/// A JSON push of `tenants` streams, each with its own `__tenant_id__`
+/// label (relabelled into the tenant), one line `"{prefix}-{i}"` each.
+fn many_tenant_push(prefix: &str, tenants: usize) -> String {
+    let streams: Vec<String> = (0..tenants)
+        .map(|i| {
+            format!(r#"{{"stream":{{"app":"api","__tenant_id__":"t{i}"}},"values":[["{}","{prefix}-{i}"]]}}"#, 1 + i)
+        })
+        .collect();
+    format!(r#"{{"streams":[{}]}}"#, streams.join(","))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_503_takes_nothing_even_when_a_push_fans_into_more_tenants_than_queue_slots() {
+    let loki = FakeLoki::start().await;
+    loki.set_default(Behaviour::Hang(Duration::from_secs(30)));
+    // Four queue slots, 40 tenants per push: before, 4 tenants' batches of a
+    // refused push were queued anyway and its retry delivered them twice.
+    let client = "    timeout: 200ms\n    queue_capacity: 4\n    backoff_config: {min_period: 20ms, max_period: 100ms, max_retries: 1000}\n";
+    let server = "  push_timeout: 300ms\n";
+    let agent = start(&forwarding("a", &[loki.push_url()], client, server));
+    assert_eq!(
+        push(&agent, &[], json_lines("first", 1, 1, false)).await.0,
+        204
+    );
+    assert!(
+        loki.wait_for_requests(1, WAIT).await,
+        "the client never sent"
+    );
+
+    let mut acked = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..10 {
+        let prefix = format!("p{i}");
+        let (status, text) = push(&agent, &[], many_tenant_push(&prefix, 40)).await;
+        match status {
+            204 => acked.push(prefix),
+            503 => refused.push(prefix),
+            other => panic!("push {i}: unexpected {other} {text}"),
+        }
+    }
+    assert!(!refused.is_empty(), "no push was refused while Loki hung");
+    // The pusher retries what was refused once Loki is back.
+    loki.set_default(Behaviour::Accept);
+    for prefix in &refused {
+        let (status, text) = loop {
+            let got = push(&agent, &[], many_tenant_push(prefix, 40)).await;
+            if got.0 != 503 {
+                break got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(status, 204, "{text}");
+    }
+    let want = 1 + 40 * (acked.len() + refused.len());
+    assert!(
+        loki.wait_for_count(want as u64, Duration::from_secs(20))
+            .await,
+        "not all delivered"
+    );
+    let got = loki.entries();
+    let mut seen = BTreeSet::new();
+    let duplicates: Vec<&str> = got
+        .iter()
+        .map(|e| e.line.as_str())
+        .filter(|l| !seen.insert(*l))
+        .collect();
+    assert!(duplicates.is_empty(), "delivered twice: {duplicates:?}");
+    assert_eq!(seen.len(), want);
 }

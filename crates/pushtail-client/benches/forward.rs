@@ -12,14 +12,14 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pushtail_client::config::ClientConfig;
 use pushtail_client::Client;
 use pushtail_proto::labels::LabelSet;
-use pushtail_proto::model::{Entry, Stream, TenantBatch};
+use pushtail_proto::model::{Delivery, Entry, Stream, TenantBatch};
 use pushtail_tests::fake_loki::FakeLoki;
 
 const STREAMS: usize = 10;
 const LINES_PER_STREAM: usize = 100;
 const WAIT: Duration = Duration::from_secs(30);
 
-fn batch() -> Arc<TenantBatch> {
+fn batch() -> Arc<Delivery> {
     let mut seq = 0i64;
     let streams = (0..STREAMS)
         .map(|s| Stream {
@@ -40,10 +40,10 @@ fn batch() -> Arc<TenantBatch> {
                 .collect(),
         })
         .collect();
-    Arc::new(TenantBatch {
+    Arc::new(Delivery::new(vec![TenantBatch {
         tenant: None,
         streams,
-    })
+    }]))
 }
 
 fn bench_forward(c: &mut Criterion) {

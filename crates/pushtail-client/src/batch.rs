@@ -18,6 +18,9 @@ pub(crate) struct Batch {
     bytes: usize,
     entries: usize,
     created: Instant,
+    /// Log position of the first delivery with an entry in this batch;
+    /// everything before it is out of this batch (sent or dropped).
+    first_log: Option<u64>,
 }
 
 impl Batch {
@@ -28,6 +31,7 @@ impl Batch {
             bytes: 0,
             entries: 0,
             created,
+            first_log: None,
         }
     }
 
@@ -77,6 +81,15 @@ impl Batch {
 
     pub(crate) fn created(&self) -> Instant {
         self.created
+    }
+
+    /// Notes that an entry of the delivery at log position `start` went in.
+    pub(crate) fn note_log(&mut self, start: u64) {
+        self.first_log.get_or_insert(start);
+    }
+
+    pub(crate) fn first_log(&self) -> Option<u64> {
+        self.first_log
     }
 
     pub(crate) fn into_streams(self) -> Vec<Stream> {

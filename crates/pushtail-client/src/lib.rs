@@ -1,4 +1,4 @@
-//! The Loki client: takes [`TenantBatch`]es from a bounded queue, batches
+//! The Loki client: takes [`Delivery`]s from a bounded queue, batches
 //! them per tenant, and sends them as protobuf+snappy pushes with retries.
 //!
 //! One [`Client`] is one configured URL with one sender task that owns all of
@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use pushtail_proto::model::TenantBatch;
+use pushtail_proto::model::Delivery;
 use pushtail_proto::tenant::TenantId;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -63,7 +63,7 @@ impl Client {
     /// reads `rx` until it is closed. Must be called inside a tokio runtime.
     pub fn spawn(
         config: ClientConfig,
-        rx: mpsc::Receiver<Arc<TenantBatch>>,
+        rx: mpsc::Receiver<Arc<Delivery>>,
     ) -> Result<ClientHandle, ClientError> {
         let shown_url = config::redacted_url(&config.url);
         let config_err = |source| ClientError::Config {
@@ -83,6 +83,8 @@ impl Client {
         let http = connect::build_client(&config)?;
         let host = config::host_label(&url);
         let pending = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let resume = Arc::new(AtomicU64::new(sender::NO_POSITION));
         let client_metrics = metrics::ClientMetrics::new(&host);
         let backlog = queue::Backlog::new(
             rx,
@@ -96,6 +98,7 @@ impl Client {
                 host,
                 backoff: config.backoff_config,
                 drop_rate_limited: config.drop_rate_limited_batches,
+                dropped: Arc::clone(&dropped),
                 encoder: encode::Encoder::new(),
             },
             batchsize: config.batchsize.as_usize(),
@@ -104,10 +107,14 @@ impl Client {
             external: batch::ExternalLabels::new(config.external_labels),
             batches: HashMap::new(),
             backlog,
+            resume: Arc::clone(&resume),
+            last_log_end: None,
         };
         let task = runtime.spawn(sender.run());
         Ok(ClientHandle {
             pending,
+            dropped,
+            resume,
             task: Some(task),
         })
     }
@@ -116,6 +123,8 @@ impl Client {
 /// A running client: how much it still holds, and when it is done.
 pub struct ClientHandle {
     pending: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
+    resume: Arc<AtomicU64>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -123,6 +132,22 @@ impl ClientHandle {
     /// Entries taken from the queue and not yet sent or dropped.
     pub fn pending_entries(&self) -> u64 {
         self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Entries dropped after a final error (Loki refused them, or retries
+    /// ran out).
+    pub fn dropped_entries(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// For deliveries read from the write-ahead log: the log position from
+    /// which a restarted reader must resume so that nothing this client has
+    /// not sent or dropped is skipped. `None` until one is known.
+    pub fn resume_position(&self) -> Option<u64> {
+        match self.resume.load(Ordering::Acquire) {
+            sender::NO_POSITION => None,
+            position => Some(position),
+        }
     }
 
     /// Resolves once the queue is closed and every batch has been sent or

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use metrics::Gauge;
-use pushtail_proto::model::TenantBatch;
+use pushtail_proto::model::Delivery;
 use tokio::sync::mpsc;
 
 /// Entries the client holds, shared with the [`crate::ClientHandle`].
@@ -46,13 +46,13 @@ impl Pending {
 
 /// The queue plus what was drained from it after it closed.
 pub(crate) struct Backlog {
-    rx: mpsc::Receiver<Arc<TenantBatch>>,
-    drained: VecDeque<Arc<TenantBatch>>,
+    rx: mpsc::Receiver<Arc<Delivery>>,
+    drained: VecDeque<Arc<Delivery>>,
     pub(crate) pending: Pending,
 }
 
 impl Backlog {
-    pub(crate) fn new(rx: mpsc::Receiver<Arc<TenantBatch>>, pending: Pending) -> Self {
+    pub(crate) fn new(rx: mpsc::Receiver<Arc<Delivery>>, pending: Pending) -> Self {
         Backlog {
             rx,
             drained: VecDeque::new(),
@@ -62,7 +62,7 @@ impl Backlog {
 
     /// The next batch, its entries counted as pending; `None` once the
     /// queue is closed and empty. Cancel-safe.
-    pub(crate) async fn next(&mut self) -> Option<Arc<TenantBatch>> {
+    pub(crate) async fn next(&mut self) -> Option<Arc<Delivery>> {
         if let Some(tb) = self.drained.pop_front() {
             return Some(tb);
         }

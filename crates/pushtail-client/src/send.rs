@@ -33,6 +33,8 @@ pub(crate) struct Transport {
     pub(crate) host: String,
     pub(crate) backoff: BackoffConfig,
     pub(crate) drop_rate_limited: bool,
+    /// Entries dropped so far, shared with the [`crate::ClientHandle`].
+    pub(crate) dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub(crate) encoder: Encoder,
     pub(crate) metrics: ClientMetrics,
 }
@@ -116,6 +118,8 @@ impl Transport {
                 "final error sending batch, dropping it"
             );
             self.metrics.dropped(reason, entries, bytes);
+            self.dropped
+                .fetch_add(entries, std::sync::atomic::Ordering::Relaxed);
             return;
         }
     }

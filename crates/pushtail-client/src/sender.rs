@@ -7,8 +7,10 @@
 //! due during a long retry waits for it too. This module never holds a lock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use pushtail_proto::model::TenantBatch;
+use pushtail_proto::model::{LogSpan, TenantBatch};
 use pushtail_proto::tenant::TenantId;
 use tokio::time::Instant;
 
@@ -24,7 +26,16 @@ pub(crate) struct Sender {
     pub(crate) external: ExternalLabels,
     pub(crate) batches: HashMap<Option<TenantId>, Batch>,
     pub(crate) backlog: Backlog,
+    /// Where a reader of the write-ahead log may resume so that nothing
+    /// this client has not sent or dropped is skipped ([`NO_POSITION`]
+    /// until a logged delivery is done with).
+    pub(crate) resume: Arc<AtomicU64>,
+    /// End position of the last logged delivery taken from the queue.
+    pub(crate) last_log_end: Option<u64>,
 }
+
+/// [`Sender::resume`] before any position is known.
+pub(crate) const NO_POSITION: u64 = u64::MAX;
 
 impl Sender {
     pub(crate) async fn run(mut self) {
@@ -32,14 +43,23 @@ impl Sender {
             let deadline = self.next_deadline();
             tokio::select! {
                 msg = self.backlog.next() => match msg {
-                    Some(batch) => {
-                        self.add(&batch).await;
-                        drop(batch);
+                    Some(delivery) => {
+                        for tb in &delivery.batches {
+                            self.add(tb, delivery.log).await;
+                        }
+                        if let Some(span) = delivery.log {
+                            self.last_log_end = Some(span.end);
+                        }
+                        drop(delivery);
                         self.send_due().await;
+                        self.publish_resume();
                     }
                     None => break,
                 },
-                () = sleep_until(deadline) => self.send_due().await,
+                () = sleep_until(deadline) => {
+                    self.send_due().await;
+                    self.publish_resume();
+                }
             }
         }
         let tenants: Vec<Option<TenantId>> = self.batches.keys().cloned().collect();
@@ -48,11 +68,21 @@ impl Sender {
                 self.send(tenant, batch).await;
             }
         }
+        self.publish_resume();
     }
 
-    /// Adds every entry of `tb` to its tenant's batch, sending the batch
+    /// Publishes how far a log reader may skip: to the first delivery still
+    /// held in a batch, or past the last one taken when none is held.
+    fn publish_resume(&self) {
+        let held = self.batches.values().filter_map(Batch::first_log).min();
+        if let Some(position) = held.or(self.last_log_end) {
+            self.resume.store(position, Ordering::Release);
+        }
+    }
+
+    /// Adds every entry of `tb` (part of the delivery logged at `log`) to its tenant's batch, sending the batch
     /// first when an entry would overflow it, and right after when it is full.
-    async fn add(&mut self, tb: &TenantBatch) {
+    async fn add(&mut self, tb: &TenantBatch, log: Option<LogSpan>) {
         let tenant = tb.tenant.clone().or_else(|| self.default_tenant.clone());
         let mut batch = self.batches.remove(&tenant);
         for stream in &tb.streams {
@@ -69,6 +99,9 @@ impl Sender {
                     self.send(tenant.clone(), full).await;
                 }
                 let b = batch.get_or_insert_with(|| Batch::new(Instant::now()));
+                if let Some(span) = log {
+                    b.note_log(span.start);
+                }
                 let i = *slot.get_or_insert_with(|| b.slot(&labels));
                 b.push_at(i, entry.clone());
                 if b.bytes() >= self.batchsize {

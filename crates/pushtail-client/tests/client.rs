@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use pushtail_proto::model::{Entry, Stream, TenantBatch};
+use pushtail_proto::model::{Delivery, Entry, Stream, TenantBatch};
 use pushtail_proto::tenant::TenantId;
 use pushtail_proto::units::{ByteSize, Duration as D};
 use pushtail_tests::fake_loki::{FakeLoki, Received};
@@ -26,7 +26,7 @@ async fn entry_arrives_intact() {
             entries: vec![entry],
         }],
     };
-    tx.send(Arc::new(tb)).await.unwrap();
+    tx.send(Arc::new(Delivery::new(vec![tb]))).await.unwrap();
     finish(tx, handle).await;
     assert_eq!(
         loki.entries(),
@@ -180,4 +180,36 @@ async fn shutdown_flushes_every_tenant() {
     finish(tx, handle).await;
     assert_eq!(loki.entries().len(), want);
     assert_eq!(loki.requests().len(), 3);
+}
+
+/// A delivery of `lines` as read back from the log at `start..end`.
+fn logged(start: u64, end: u64, lines: &[&str]) -> Arc<Delivery> {
+    let mut d = (*batch(None, &[("app", "api")], lines)).clone();
+    d.log = Some(pushtail_proto::model::LogSpan { start, end });
+    Arc::new(d)
+}
+
+#[tokio::test]
+async fn the_resume_position_stays_at_the_first_delivery_not_yet_sent() {
+    let loki = FakeLoki::start().await;
+    let mut cfg = config(&loki);
+    // Two lines fill a batch: it goes out at once, the third line waits.
+    cfg.batchsize = ByteSize(2);
+    let (tx, mut handle) = start(cfg);
+    assert_eq!(handle.resume_position(), None, "nothing known yet");
+    tx.send(logged(100, 150, &["a"])).await.unwrap();
+    tx.send(logged(150, 200, &["b"])).await.unwrap();
+    tx.send(logged(200, 260, &["c"])).await.unwrap();
+    loki.wait_for_entries(2, WAIT).await;
+    // "c" is held in a batch: a reader restarted now must read it again.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while handle.resume_position() != Some(200) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(handle.resume_position(), Some(200));
+    drop(tx);
+    tokio::time::timeout(WAIT, handle.finished()).await.unwrap();
+    assert_eq!(handle.resume_position(), Some(260), "everything sent");
+    assert_eq!(handle.dropped_entries(), 0);
+    assert_eq!(loki.entry_count(), 3);
 }

@@ -68,3 +68,32 @@ impl TenantBatch {
             .sum()
     }
 }
+
+/// Where a [`Delivery`]'s record sits in the write-ahead log: the byte
+/// positions of its start and of the record after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogSpan {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Everything one accepted push hands to a client: its batches, one per
+/// tenant. A client's queue takes or refuses a delivery as one unit, so a
+/// refused push never leaves part of itself behind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub batches: Vec<TenantBatch>,
+    /// Set when the delivery was read back from the write-ahead log; the
+    /// client reports how far it has delivered in these positions.
+    pub log: Option<LogSpan>,
+}
+
+impl Delivery {
+    pub fn new(batches: Vec<TenantBatch>) -> Self {
+        Delivery { batches, log: None }
+    }
+
+    pub fn entry_count(&self) -> usize {
+        self.batches.iter().map(TenantBatch::entry_count).sum()
+    }
+}

@@ -8,9 +8,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pushtail_proto::model::TenantBatch;
+use pushtail_proto::model::{Delivery, TenantBatch};
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::{PermitIterator, Sender};
+use tokio::sync::mpsc::{Permit, Sender};
 
 use crate::error::PushError;
 use crate::metrics::QUEUE_WAITS_TOTAL;
@@ -18,22 +18,22 @@ use crate::metrics::QUEUE_WAITS_TOTAL;
 pub(crate) struct Handoff {
     /// Emptied by [`Handoff::close`]; cloned out per send so the lock is
     /// never held across an `.await`.
-    queues: Mutex<Vec<Sender<Arc<TenantBatch>>>>,
+    queues: Mutex<Vec<Sender<Arc<Delivery>>>>,
     waits: metrics::Counter,
 }
 
 impl Handoff {
-    pub(crate) fn new(queues: Vec<Sender<Arc<TenantBatch>>>) -> Self {
+    pub(crate) fn new(queues: Vec<Sender<Arc<Delivery>>>) -> Self {
         Handoff {
             queues: Mutex::new(queues),
             waits: metrics::counter!(QUEUE_WAITS_TOTAL),
         }
     }
 
-    /// Sends every batch to every queue, waiting at most `timeout` (`None`:
-    /// without bound) for room. Batches are atomic as a whole unless there
-    /// are more of them than a queue can ever hold; then they go in chunks
-    /// of that queue's capacity.
+    /// Sends the batches of one request to every queue as one delivery (one
+    /// slot per queue, however many tenants it holds), waiting at most
+    /// `timeout` (`None`: without bound) for room. Either every queue gets
+    /// it or none does.
     pub(crate) async fn send(
         &self,
         batches: Vec<TenantBatch>,
@@ -46,50 +46,37 @@ impl Handoff {
         if queues.is_empty() {
             return Err(PushError::QueueClosed);
         }
-        let batches: Vec<Arc<TenantBatch>> = batches.into_iter().map(Arc::new).collect();
-        let chunk = queues
-            .iter()
-            .map(Sender::max_capacity)
-            .min()
-            .unwrap_or(1)
-            .max(1);
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-        for part in batches.chunks(chunk) {
-            let reserve = self.reserve_all(&queues, part.len());
-            let permits = match deadline {
-                Some(at) => tokio::time::timeout_at(at, reserve).await.map_err(|_| {
-                    PushError::QueueFull {
-                        timeout_ms: timeout.unwrap_or_default().as_millis(),
-                    }
-                })??,
-                None => reserve.await?,
-            };
-            for permit_iter in permits {
-                for (permit, batch) in permit_iter.zip(part) {
-                    permit.send(Arc::clone(batch));
-                }
+        let reserve = self.reserve_all(&queues);
+        let permits = match timeout {
+            Some(t) => {
+                tokio::time::timeout(t, reserve)
+                    .await
+                    .map_err(|_| PushError::QueueFull {
+                        timeout_ms: t.as_millis(),
+                    })??
             }
+            None => reserve.await?,
+        };
+        let delivery = Arc::new(Delivery::new(batches));
+        for permit in permits {
+            permit.send(Arc::clone(&delivery));
         }
         Ok(())
     }
 
-    /// `n` permits on every queue.
+    /// One permit on every queue.
     async fn reserve_all<'q>(
         &self,
-        queues: &'q [Sender<Arc<TenantBatch>>],
-        n: usize,
-    ) -> Result<Vec<PermitIterator<'q, Arc<TenantBatch>>>, PushError> {
+        queues: &'q [Sender<Arc<Delivery>>],
+    ) -> Result<Vec<Permit<'q, Arc<Delivery>>>, PushError> {
         let mut permits = Vec::with_capacity(queues.len());
         for queue in queues {
-            let permit = match queue.try_reserve_many(n) {
+            let permit = match queue.try_reserve() {
                 Ok(p) => p,
                 Err(TrySendError::Closed(())) => return Err(PushError::QueueClosed),
                 Err(TrySendError::Full(())) => {
                     self.waits.increment(1);
-                    queue
-                        .reserve_many(n)
-                        .await
-                        .map_err(|_| PushError::QueueClosed)?
+                    queue.reserve().await.map_err(|_| PushError::QueueClosed)?
                 }
             };
             permits.push(permit);
@@ -103,7 +90,7 @@ impl Handoff {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Sender<Arc<TenantBatch>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Sender<Arc<Delivery>>>> {
         // Only `clone` and `clear` run under the lock: a poisoned lock still
         // holds a consistent list.
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
@@ -133,14 +120,13 @@ mod tests {
             .await
             .unwrap();
         for rx in [&mut rx1, &mut rx2] {
-            assert_eq!(
-                rx.recv().await.unwrap().tenant.as_ref().unwrap().as_str(),
-                "a"
-            );
-            assert_eq!(
-                rx.recv().await.unwrap().tenant.as_ref().unwrap().as_str(),
-                "b"
-            );
+            let delivery = rx.recv().await.unwrap();
+            let tenants: Vec<&str> = delivery
+                .batches
+                .iter()
+                .map(|b| b.tenant.as_ref().unwrap().as_str())
+                .collect();
+            assert_eq!(tenants, ["a", "b"]);
         }
     }
 
@@ -148,7 +134,8 @@ mod tests {
     async fn a_full_queue_refuses_without_a_partial_fanout() {
         let (free, mut free_rx) = mpsc::channel(4);
         let (full, _full_rx) = mpsc::channel(1);
-        full.try_send(Arc::new(batch("old"))).unwrap();
+        full.try_send(Arc::new(Delivery::new(vec![batch("old")])))
+            .unwrap();
         let handoff = Handoff::new(vec![free, full]);
         let err = handoff
             .send(vec![batch("a")], Some(Duration::from_millis(20)))
@@ -187,21 +174,31 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn more_batches_than_capacity_go_in_chunks() {
+    async fn more_tenants_than_slots_take_one_slot_or_none() {
+        // A queue with one slot, already taken: a request fanning into more
+        // tenants than the queue has slots is refused whole, and once there
+        // is room it goes in as one delivery.
         let (tx, mut rx) = mpsc::channel(1);
-        let reader = tokio::spawn(async move {
-            let mut n = 0;
-            while rx.recv().await.is_some() {
-                n += 1;
-            }
-            n
-        });
+        tx.try_send(Arc::new(Delivery::new(vec![batch("old")])))
+            .unwrap();
         let handoff = Handoff::new(vec![tx]);
+        let many: Vec<TenantBatch> = (0..40).map(|i| batch(&format!("t{i}"))).collect();
+        let err = handoff
+            .send(many.clone(), Some(Duration::from_millis(20)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, PushError::QueueFull { .. }), "{err}");
+        assert_eq!(
+            rx.recv().await.unwrap().batches.len(),
+            1,
+            "only the old one"
+        );
         handoff
-            .send(vec![batch("a"), batch("b"), batch("c")], None)
+            .send(many, Some(Duration::from_secs(5)))
             .await
             .unwrap();
+        assert_eq!(rx.recv().await.unwrap().batches.len(), 40);
         drop(handoff);
-        assert_eq!(reader.await.unwrap(), 3);
+        assert!(rx.recv().await.is_none(), "nothing else was queued");
     }
 }

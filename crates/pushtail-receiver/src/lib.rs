@@ -30,7 +30,7 @@ use std::sync::Arc;
 use pushtail_pipeline::relabel::RelabelRules;
 use pushtail_pipeline::Pipeline;
 use pushtail_proto::labels::is_valid_label_name;
-use pushtail_proto::model::TenantBatch;
+use pushtail_proto::model::Delivery;
 use pushtail_proto::tenant::TenantId;
 
 use crate::config::ServerConfig;
@@ -68,7 +68,7 @@ pub struct ListenerSpec {
 /// nothing, waiting at most `push_timeout` for room.
 #[derive(Debug, Clone)]
 pub struct Output {
-    pub queues: Vec<tokio::sync::mpsc::Sender<Arc<TenantBatch>>>,
+    pub queues: Vec<tokio::sync::mpsc::Sender<Arc<Delivery>>>,
     pub push_timeout: std::time::Duration,
 }
 

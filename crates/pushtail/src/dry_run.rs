@@ -9,15 +9,17 @@ use std::io::Write;
 use std::sync::Arc;
 
 use pushtail_proto::labels::quote_into;
-use pushtail_proto::model::TenantBatch;
+use pushtail_proto::model::{Delivery, TenantBatch};
 use tokio::sync::mpsc;
 
 /// Prints batches until the queue closes.
-pub async fn print(mut rx: mpsc::Receiver<Arc<TenantBatch>>) {
+pub async fn print(mut rx: mpsc::Receiver<Arc<Delivery>>) {
     let mut text = String::new();
-    while let Some(batch) = rx.recv().await {
+    while let Some(delivery) = rx.recv().await {
         text.clear();
-        render(&batch, &mut text);
+        for batch in &delivery.batches {
+            render(batch, &mut text);
+        }
         let mut out = std::io::stdout().lock();
         if out
             .write_all(text.as_bytes())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use pushtail_client::Client;
-use pushtail_proto::model::TenantBatch;
+use pushtail_proto::model::Delivery;
 use pushtail_receiver::{Output, Receiver};
 use tokio::sync::mpsc;
 
@@ -52,7 +52,7 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
     let mut clients = Vec::new();
     let mut printer = None;
     if dry_run {
-        let (tx, rx) = mpsc::channel::<Arc<TenantBatch>>(DRY_RUN_QUEUE);
+        let (tx, rx) = mpsc::channel::<Arc<Delivery>>(DRY_RUN_QUEUE);
         queues.push(tx);
         printer = Some(tokio::spawn(dry_run::print(rx)));
     } else {
@@ -89,6 +89,7 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
     let grace = plan.server.graceful_shutdown_timeout.get();
     let deadline = tokio::time::Instant::now() + grace;
     let mut undelivered = 0;
+    let mut dropped = 0;
     for (url, mut handle) in clients {
         if tokio::time::timeout_at(deadline, handle.finished())
             .await
@@ -98,16 +99,32 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
             undelivered += pending;
             tracing::error!(client = %url, undelivered = pending, "shutdown timeout: entries not delivered");
         }
+        dropped += handle.dropped_entries();
     }
     if let Some(printer) = printer {
         let _ = tokio::time::timeout_at(deadline, printer).await;
     }
-    if undelivered > 0 {
-        tracing::error!(undelivered, "exiting with undelivered entries");
-    } else {
-        tracing::info!("all entries delivered; exiting");
+    shutdown_outcome(undelivered, dropped)
+}
+
+/// The last word of a run: exit 0 only when every acknowledged entry was
+/// delivered; otherwise say which were not and how many.
+fn shutdown_outcome(undelivered: u64, dropped: u64) -> anyhow::Result<()> {
+    match (undelivered, dropped) {
+        (0, 0) => {
+            tracing::info!("all entries delivered; exiting");
+            Ok(())
+        }
+        (0, dropped) => {
+            anyhow::bail!("exiting after dropping {dropped} acknowledged entries (Loki refused them or retries ran out)")
+        }
+        (undelivered, 0) => anyhow::bail!(
+            "exiting with {undelivered} acknowledged entries undelivered (graceful_shutdown_timeout ran out)"
+        ),
+        (undelivered, dropped) => anyhow::bail!(
+            "exiting with {undelivered} acknowledged entries undelivered (graceful_shutdown_timeout ran out) and {dropped} dropped (Loki refused them or retries ran out)"
+        ),
     }
-    Ok(())
 }
 
 /// SIGTERM and SIGINT handlers, registered when created so that a signal

@@ -11,7 +11,7 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use pushtail_client::config::ClientConfig;
 use pushtail_client::{Client, ClientHandle};
 use pushtail_proto::labels::LabelSet;
-use pushtail_proto::model::{Entry, Stream, TenantBatch};
+use pushtail_proto::model::{Delivery, Entry, Stream, TenantBatch};
 use pushtail_proto::tenant::TenantId;
 use pushtail_proto::units::Duration as D;
 use pushtail_tests::fake_loki::FakeLoki;
@@ -58,7 +58,7 @@ pub fn config(loki: &FakeLoki) -> ClientConfig {
     cfg
 }
 
-pub fn start(cfg: ClientConfig) -> (mpsc::Sender<Arc<TenantBatch>>, ClientHandle) {
+pub fn start(cfg: ClientConfig) -> (mpsc::Sender<Arc<Delivery>>, ClientHandle) {
     let (tx, rx) = mpsc::channel(cfg.queue_capacity);
     let handle = Client::spawn(cfg, rx).expect("spawn client");
     (tx, handle)
@@ -68,8 +68,8 @@ pub fn labels(pairs: &[(&str, &str)]) -> LabelSet {
     LabelSet::from_pairs(pairs.iter().copied()).expect("valid labels")
 }
 
-pub fn batch(tenant: Option<&str>, stream: &[(&str, &str)], lines: &[&str]) -> Arc<TenantBatch> {
-    Arc::new(TenantBatch {
+pub fn batch(tenant: Option<&str>, stream: &[(&str, &str)], lines: &[&str]) -> Arc<Delivery> {
+    Arc::new(Delivery::new(vec![TenantBatch {
         tenant: tenant.map(|t| TenantId::new(t).expect("valid tenant")),
         streams: vec![Stream {
             labels: labels(stream),
@@ -79,11 +79,11 @@ pub fn batch(tenant: Option<&str>, stream: &[(&str, &str)], lines: &[&str]) -> A
                 .map(|(i, l)| Entry::new(1_000 + i as i64, l.to_string()))
                 .collect(),
         }],
-    })
+    }]))
 }
 
 /// Closes the queue and waits for the client to flush everything.
-pub async fn finish(tx: mpsc::Sender<Arc<TenantBatch>>, mut handle: ClientHandle) {
+pub async fn finish(tx: mpsc::Sender<Arc<Delivery>>, mut handle: ClientHandle) {
     drop(tx);
     tokio::time::timeout(WAIT, handle.finished())
         .await

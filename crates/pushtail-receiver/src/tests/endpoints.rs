@@ -260,7 +260,7 @@ async fn garbage_bodies_are_refused_not_fatal() {
 #[tokio::test]
 async fn full_queues_answer_503_with_retry_after() {
     let h = Harness::with_queue(vec![target("job", "/")], 1, Duration::from_millis(50));
-    h.tx.try_send(Arc::new(TenantBatch::default())).unwrap();
+    h.tx.try_send(Arc::new(Delivery::default())).unwrap();
     let (status, headers, msg) = h
         .call(
             Method::POST,
@@ -278,7 +278,7 @@ async fn full_queues_answer_503_with_retry_after() {
 async fn a_push_over_the_write_timeout_answers_503_with_retry_after() {
     let mut h = Harness::with_queue(vec![target("job", "/")], 1, Duration::from_secs(30));
     h.server.http_server_write_timeout = pushtail_proto::units::Duration::from_millis(50);
-    h.tx.try_send(Arc::new(TenantBatch::default())).unwrap();
+    h.tx.try_send(Arc::new(Delivery::default())).unwrap();
     let (status, headers, msg) = h
         .call(
             Method::POST,

@@ -14,7 +14,7 @@ use prost::Message;
 use pushtail_pipeline::relabel::{RelabelConfig, RelabelRules};
 use pushtail_pipeline::Pipeline;
 use pushtail_proto::logproto::{EntryAdapter, PushRequest, StreamAdapter};
-use pushtail_proto::model::TenantBatch;
+use pushtail_proto::model::Delivery;
 use pushtail_proto::tenant::TenantId;
 use tokio::sync::mpsc;
 use tower::ServiceExt;
@@ -49,9 +49,9 @@ pub(super) fn relabel(rules: serde_json::Value) -> Arc<RelabelRules> {
 
 pub(super) struct Harness {
     pub state: Arc<ListenerState>,
-    pub rx: mpsc::Receiver<Arc<TenantBatch>>,
+    pub rx: mpsc::Receiver<Arc<Delivery>>,
     /// Keeps a test's own sender alive (for pre-filling the queue).
-    pub tx: mpsc::Sender<Arc<TenantBatch>>,
+    pub tx: mpsc::Sender<Arc<Delivery>>,
     /// The server settings the layered stack is built with.
     pub server: ServerConfig,
 }
@@ -121,8 +121,12 @@ impl Harness {
 
     pub fn rows(&mut self) -> Vec<Row> {
         let mut rows = Vec::new();
-        while let Ok(batch) = self.rx.try_recv() {
-            for stream in &batch.streams {
+        while let Ok(delivery) = self.rx.try_recv() {
+            for (batch, stream) in delivery
+                .batches
+                .iter()
+                .flat_map(|b| b.streams.iter().map(move |s| (b, s)))
+            {
                 for e in &stream.entries {
                     rows.push((
                         batch.tenant.as_ref().map(|t| t.as_str().to_owned()),

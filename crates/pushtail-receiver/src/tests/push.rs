@@ -286,8 +286,8 @@ async fn pipeline_stages_run_per_entry_and_regroup_streams() {
         h.push_json("/loki/api/v1/push", &[], body).await.0,
         StatusCode::NO_CONTENT
     );
-    let batch = h.rx.try_recv().unwrap();
-    let streams: Vec<(&str, usize)> = batch
+    let delivery = h.rx.try_recv().unwrap();
+    let streams: Vec<(&str, usize)> = delivery.batches[0]
         .streams
         .iter()
         .map(|s| (s.labels.as_str(), s.entries.len()))
