@@ -8,3 +8,4 @@ mod pipeline;
 mod receive;
 mod reload;
 mod support;
+mod wal;

@@ -84,7 +84,7 @@ impl Client {
         let host = config::host_label(&url);
         let pending = Arc::new(AtomicU64::new(0));
         let dropped = Arc::new(AtomicU64::new(0));
-        let resume = Arc::new(AtomicU64::new(sender::NO_POSITION));
+        let (resume, _) = tokio::sync::watch::channel(sender::NO_POSITION);
         let client_metrics = metrics::ClientMetrics::new(&host);
         let backlog = queue::Backlog::new(
             rx,
@@ -107,7 +107,7 @@ impl Client {
             external: batch::ExternalLabels::new(config.external_labels),
             batches: HashMap::new(),
             backlog,
-            resume: Arc::clone(&resume),
+            resume: resume.clone(),
             last_log_end: None,
         };
         let task = runtime.spawn(sender.run());
@@ -120,11 +120,34 @@ impl Client {
     }
 }
 
+/// A client's progress through the write-ahead log.
+#[derive(Clone, Debug)]
+pub struct Progress(tokio::sync::watch::Receiver<u64>);
+
+impl Progress {
+    /// The log position from which a restarted reader must resume so that
+    /// nothing this client has not sent or dropped is skipped. `None` until
+    /// a logged delivery was taken.
+    pub fn resume_position(&self) -> Option<u64> {
+        match *self.0.borrow() {
+            sender::NO_POSITION => None,
+            position => Some(position),
+        }
+    }
+
+    /// Waits until the position moved, then returns it; `None` once the
+    /// client is gone.
+    pub async fn changed(&mut self) -> Option<Option<u64>> {
+        self.0.changed().await.ok()?;
+        Some(self.resume_position())
+    }
+}
+
 /// A running client: how much it still holds, and when it is done.
 pub struct ClientHandle {
     pending: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
-    resume: Arc<AtomicU64>,
+    resume: tokio::sync::watch::Sender<u64>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -140,14 +163,10 @@ impl ClientHandle {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// For deliveries read from the write-ahead log: the log position from
-    /// which a restarted reader must resume so that nothing this client has
-    /// not sent or dropped is skipped. `None` until one is known.
-    pub fn resume_position(&self) -> Option<u64> {
-        match self.resume.load(Ordering::Acquire) {
-            sender::NO_POSITION => None,
-            position => Some(position),
-        }
+    /// How far the client got through deliveries read from the
+    /// write-ahead log; can be read from another task.
+    pub fn progress(&self) -> Progress {
+        Progress(self.resume.subscribe())
     }
 
     /// Resolves once the queue is closed and every batch has been sent or

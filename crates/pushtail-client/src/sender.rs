@@ -7,8 +7,6 @@
 //! due during a long retry waits for it too. This module never holds a lock.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use pushtail_proto::model::{LogSpan, TenantBatch};
 use pushtail_proto::tenant::TenantId;
@@ -29,7 +27,7 @@ pub(crate) struct Sender {
     /// Where a reader of the write-ahead log may resume so that nothing
     /// this client has not sent or dropped is skipped ([`NO_POSITION`]
     /// until a logged delivery is done with).
-    pub(crate) resume: Arc<AtomicU64>,
+    pub(crate) resume: tokio::sync::watch::Sender<u64>,
     /// End position of the last logged delivery taken from the queue.
     pub(crate) last_log_end: Option<u64>,
 }
@@ -76,7 +74,8 @@ impl Sender {
     fn publish_resume(&self) {
         let held = self.batches.values().filter_map(Batch::first_log).min();
         if let Some(position) = held.or(self.last_log_end) {
-            self.resume.store(position, Ordering::Release);
+            self.resume
+                .send_if_modified(|p| std::mem::replace(p, position) != position);
         }
     }
 

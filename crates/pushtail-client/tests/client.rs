@@ -196,20 +196,29 @@ async fn the_resume_position_stays_at_the_first_delivery_not_yet_sent() {
     // Two lines fill a batch: it goes out at once, the third line waits.
     cfg.batchsize = ByteSize(2);
     let (tx, mut handle) = start(cfg);
-    assert_eq!(handle.resume_position(), None, "nothing known yet");
+    assert_eq!(
+        handle.progress().resume_position(),
+        None,
+        "nothing known yet"
+    );
     tx.send(logged(100, 150, &["a"])).await.unwrap();
     tx.send(logged(150, 200, &["b"])).await.unwrap();
     tx.send(logged(200, 260, &["c"])).await.unwrap();
     loki.wait_for_entries(2, WAIT).await;
     // "c" is held in a batch: a reader restarted now must read it again.
     let deadline = tokio::time::Instant::now() + WAIT;
-    while handle.resume_position() != Some(200) && tokio::time::Instant::now() < deadline {
+    while handle.progress().resume_position() != Some(200) && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    assert_eq!(handle.resume_position(), Some(200));
+    assert_eq!(handle.progress().resume_position(), Some(200));
     drop(tx);
     tokio::time::timeout(WAIT, handle.finished()).await.unwrap();
-    assert_eq!(handle.resume_position(), Some(260), "everything sent");
+    assert_eq!(
+        handle.progress().resume_position(),
+        Some(260),
+        "everything sent"
+    );
     assert_eq!(handle.dropped_entries(), 0);
     assert_eq!(loki.entry_count(), 3);
 }

@@ -102,6 +102,7 @@ fn bench_push(c: &mut Criterion) {
     let output = Output {
         queues: vec![tx],
         push_timeout: Duration::from_secs(5),
+        log: None,
     };
     let (addr, mut sender) = rt.block_on(async {
         let receiver = Receiver::bind(listeners, output, None).await.expect("bind");

@@ -52,6 +52,9 @@ pub(crate) enum PushError {
     TimedOut { timeout_ms: u128 },
     #[error("/metrics is not served: no metrics recorder was installed")]
     MetricsDisabled,
+    /// The write-ahead log refused the push (full, or a write failed).
+    #[error("{0}, retry later")]
+    Log(pushtail_wal::AppendError),
 }
 
 impl PushError {
@@ -70,7 +73,7 @@ impl PushError {
             | BadStreams(_)
             | BadPath(_)
             | BadTimestamp { .. } => StatusCode::BAD_REQUEST,
-            QueueFull { .. } | QueueClosed | ShuttingDown | TimedOut { .. } => {
+            QueueFull { .. } | QueueClosed | ShuttingDown | TimedOut { .. } | Log(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
@@ -79,9 +82,10 @@ impl PushError {
     /// Seconds a client should wait before retrying, for 503s.
     fn retry_after(&self) -> Option<&'static str> {
         match self {
-            PushError::QueueFull { .. } | PushError::QueueClosed | PushError::TimedOut { .. } => {
-                Some("1")
-            }
+            PushError::QueueFull { .. }
+            | PushError::QueueClosed
+            | PushError::TimedOut { .. }
+            | PushError::Log(_) => Some("1"),
             PushError::ShuttingDown => Some("5"),
             _ => None,
         }
@@ -94,6 +98,8 @@ impl PushError {
             PushError::QueueClosed => Some("queue_closed"),
             PushError::ShuttingDown => Some("shutting_down"),
             PushError::TimedOut { .. } => Some("timed_out"),
+            PushError::Log(pushtail_wal::AppendError::Full { .. }) => Some("wal_full"),
+            PushError::Log(_) => Some("wal_error"),
             _ => None,
         }
     }
@@ -176,6 +182,16 @@ mod tests {
             (PushError::QueueFull { timeout_ms: 5 }, 503, Some("1")),
             (PushError::QueueClosed, 503, Some("1")),
             (PushError::ShuttingDown, 503, Some("5")),
+            (
+                PushError::Log(pushtail_wal::AppendError::Full { max_size: 1 }),
+                503,
+                Some("1"),
+            ),
+            (
+                PushError::Log(pushtail_wal::AppendError::Io("disk full".into())),
+                503,
+                Some("1"),
+            ),
             (PushError::MetricsDisabled, 404, None),
         ];
         for (err, status, retry) in cases {

@@ -1,14 +1,18 @@
-//! The hand-off to the clients: every batch goes to every queue, all or
-//! nothing, or the push is refused with 503.
+//! The hand-off to the clients: a push goes to every queue as one delivery,
+//! all or nothing, or (with the write-ahead log) into the log as one
+//! record; otherwise it is refused with 503.
 //!
 //! Room is reserved on every queue before anything is sent, so a refused
 //! push never leaves a partial fan-out behind for its retry to duplicate.
+//! With the log, `Ok` means the record is written (and synced, with
+//! `sync: request`): the clients tail the log, not these queues.
 //! This module never drops a batch it has accepted.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pushtail_proto::model::{Delivery, TenantBatch};
+use pushtail_wal::Writer;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Permit, Sender};
 
@@ -19,13 +23,17 @@ pub(crate) struct Handoff {
     /// Emptied by [`Handoff::close`]; cloned out per send so the lock is
     /// never held across an `.await`.
     queues: Mutex<Vec<Sender<Arc<Delivery>>>>,
+    /// The write-ahead log, when enabled (then `queues` is empty). Taken
+    /// by [`Handoff::close`], which lets the writer finish.
+    log: Mutex<Option<Arc<Writer>>>,
     waits: metrics::Counter,
 }
 
 impl Handoff {
-    pub(crate) fn new(queues: Vec<Sender<Arc<Delivery>>>) -> Self {
+    pub(crate) fn new(queues: Vec<Sender<Arc<Delivery>>>, log: Option<Arc<Writer>>) -> Self {
         Handoff {
             queues: Mutex::new(queues),
+            log: Mutex::new(log),
             waits: metrics::counter!(QUEUE_WAITS_TOTAL),
         }
     }
@@ -41,6 +49,13 @@ impl Handoff {
     ) -> Result<(), PushError> {
         if batches.is_empty() {
             return Ok(());
+        }
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(writer) = log {
+            return match writer.append(&batches).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(PushError::Log(e)),
+            };
         }
         let queues = self.lock().clone();
         if queues.is_empty() {
@@ -88,6 +103,7 @@ impl Handoff {
     /// once every other sender is gone. Later sends fail with 503.
     pub(crate) fn close(&self) {
         self.lock().clear();
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Sender<Arc<Delivery>>>> {
@@ -114,7 +130,7 @@ mod tests {
     async fn every_batch_reaches_every_queue() {
         let (tx1, mut rx1) = mpsc::channel(4);
         let (tx2, mut rx2) = mpsc::channel(4);
-        let handoff = Handoff::new(vec![tx1, tx2]);
+        let handoff = Handoff::new(vec![tx1, tx2], None);
         handoff
             .send(vec![batch("a"), batch("b")], Some(Duration::from_secs(5)))
             .await
@@ -136,7 +152,7 @@ mod tests {
         let (full, _full_rx) = mpsc::channel(1);
         full.try_send(Arc::new(Delivery::new(vec![batch("old")])))
             .unwrap();
-        let handoff = Handoff::new(vec![free, full]);
+        let handoff = Handoff::new(vec![free, full], None);
         let err = handoff
             .send(vec![batch("a")], Some(Duration::from_millis(20)))
             .await
@@ -155,7 +171,7 @@ mod tests {
     #[tokio::test]
     async fn closing_releases_the_queues() {
         let (tx, mut rx) = mpsc::channel(1);
-        let handoff = Handoff::new(vec![tx]);
+        let handoff = Handoff::new(vec![tx], None);
         handoff.close();
         assert!(rx.recv().await.is_none(), "the only sender is gone");
         let err = handoff.send(vec![batch("a")], None).await.unwrap_err();
@@ -166,7 +182,7 @@ mod tests {
     async fn a_closed_queue_is_reported() {
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
-        let err = Handoff::new(vec![tx])
+        let err = Handoff::new(vec![tx], None)
             .send(vec![batch("a")], None)
             .await
             .unwrap_err();
@@ -181,7 +197,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1);
         tx.try_send(Arc::new(Delivery::new(vec![batch("old")])))
             .unwrap();
-        let handoff = Handoff::new(vec![tx]);
+        let handoff = Handoff::new(vec![tx], None);
         let many: Vec<TenantBatch> = (0..40).map(|i| batch(&format!("t{i}"))).collect();
         let err = handoff
             .send(many.clone(), Some(Duration::from_millis(20)))

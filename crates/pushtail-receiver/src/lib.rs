@@ -64,12 +64,15 @@ pub struct ListenerSpec {
     pub serve_metrics: bool,
 }
 
-/// Where accepted batches go: every batch is sent to every queue, all or
-/// nothing, waiting at most `push_timeout` for room.
+/// Where accepted pushes go: each one to every queue as one delivery, all
+/// or nothing, waiting at most `push_timeout` for room; or, when `log` is
+/// set, into the write-ahead log as one record (the clients tail the log
+/// and `queues` is empty).
 #[derive(Debug, Clone)]
 pub struct Output {
     pub queues: Vec<tokio::sync::mpsc::Sender<Arc<Delivery>>>,
     pub push_timeout: std::time::Duration,
+    pub log: Option<Arc<pushtail_wal::Writer>>,
 }
 
 /// A listener configuration that cannot be served.

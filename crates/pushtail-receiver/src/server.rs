@@ -92,7 +92,7 @@ impl Receiver {
     ) -> Result<Receiver, ReceiverError> {
         validate(&listeners)?;
         crate::metrics::describe();
-        let handoff = Arc::new(Handoff::new(output.queues));
+        let handoff = Arc::new(Handoff::new(output.queues, output.log));
         let shutting_down = Arc::new(AtomicBool::new(false));
         let mut bound = Vec::with_capacity(listeners.len());
         for spec in listeners {

@@ -92,7 +92,10 @@ pub(crate) fn checksum(len_bytes: &[u8; 4], payload: &[u8]) -> u32 {
 /// Splits a frame header into (payload length, checksum).
 pub(crate) fn parse_header(header: &[u8; HEADER]) -> (u32, u32) {
     let [a, b, c, d, e, f, g, h] = *header;
-    (u32::from_le_bytes([a, b, c, d]), u32::from_le_bytes([e, f, g, h]))
+    (
+        u32::from_le_bytes([a, b, c, d]),
+        u32::from_le_bytes([e, f, g, h]),
+    )
 }
 
 fn put_u32(out: &mut Vec<u8>, n: usize) {

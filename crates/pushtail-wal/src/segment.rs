@@ -234,7 +234,12 @@ mod tests {
                 8 + one.len() as u64,
                 Some(BadRecord::Checksum),
             ),
-            ("bad magic", b"garbage!".to_vec(), 0, Some(BadRecord::Checksum)),
+            (
+                "bad magic",
+                b"garbage!".to_vec(),
+                0,
+                Some(BadRecord::Checksum),
+            ),
             ("empty", Vec::new(), 0, Some(BadRecord::Checksum)),
         ];
         for (name, content, want_len, want_bad) in cases {

@@ -71,10 +71,7 @@ impl State {
 
     /// The start of the segment after the one starting at `start`.
     pub fn next_segment(&self, start: u64) -> Option<u64> {
-        self.segments
-            .range(start + 1..)
-            .next()
-            .map(|(&s, _)| s)
+        self.segments.range(start + 1..).next().map(|(&s, _)| s)
     }
 }
 
@@ -260,11 +257,17 @@ fn remove_stale_checkpoints(dir: &Path, names: &[String]) -> io::Result<()> {
     for item in std::fs::read_dir(dir)? {
         let item = item?;
         let file = item.file_name();
-        let Some(name) = file.to_str().and_then(|f| f.strip_prefix(CHECKPOINT_PREFIX)) else {
+        let Some(name) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(CHECKPOINT_PREFIX))
+        else {
             continue;
         };
         if !names.iter().any(|n| n == name) {
-            tracing::warn!(client = name, "write-ahead log: removing the checkpoint of a client no longer configured");
+            tracing::warn!(
+                client = name,
+                "write-ahead log: removing the checkpoint of a client no longer configured"
+            );
             std::fs::remove_file(item.path())?;
         }
     }

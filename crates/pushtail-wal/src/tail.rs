@@ -82,17 +82,18 @@ impl Tail {
     /// Where this client resumes: its checkpoint (or the oldest segment).
     pub fn position(&self) -> u64 {
         let state = self.shared.lock();
-        state.committed.get(self.index).copied().unwrap_or(state.end)
+        state
+            .committed
+            .get(self.index)
+            .copied()
+            .unwrap_or(state.end)
     }
 }
 
 impl TailHandle {
     /// The client's name in checkpoint files and metrics.
     pub fn name(&self) -> &str {
-        self.shared
-            .names
-            .get(self.index)
-            .map_or("", String::as_str)
+        self.shared.names.get(self.index).map_or("", String::as_str)
     }
 
     /// Persists that a restart must resume from `position` (everything

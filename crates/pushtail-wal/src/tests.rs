@@ -90,12 +90,18 @@ async fn new_records_wake_a_waiting_tail_and_closing_ends_it() {
     let (tx, mut rx) = mpsc::channel(4);
     let _handle = wal.tails.remove(0).spawn(tx).unwrap();
     let span = wal.writer.append(&push("live")).await.unwrap();
-    let d = tokio::time::timeout(WAIT, rx.recv()).await.unwrap().unwrap();
+    let d = tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(line(&d), "live");
     assert_eq!(d.log, Some(span));
     drop(wal.writer);
     assert!(
-        tokio::time::timeout(WAIT, rx.recv()).await.unwrap().is_none(),
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .is_none(),
         "the tail closes the queue once the writer is gone and all is read"
     );
 }
@@ -216,7 +222,10 @@ fn a_second_agent_cannot_open_the_same_dir() {
     let first = Wal::open(&config(dir.path(), 1 << 20), &names(1)).unwrap();
     let err = Wal::open(&config(dir.path(), 1 << 20), &names(1)).unwrap_err();
     assert!(matches!(err, OpenError::Locked { .. }), "{err}");
-    assert!(err.to_string().contains("in use by another process"), "{err}");
+    assert!(
+        err.to_string().contains("in use by another process"),
+        "{err}"
+    );
     first.writer.close();
     drop(first.tails);
     Wal::open(&config(dir.path(), 1 << 20), &names(1)).expect("free once closed");

@@ -14,6 +14,7 @@ use pushtail_pipeline::Pipeline;
 use pushtail_proto::tenant::TenantId;
 use pushtail_receiver::config::{HttpTargetConfig, LokiPushApiConfig, ServerConfig};
 use pushtail_receiver::{ListenerSpec, TargetSpec};
+use pushtail_wal::WalConfig;
 use serde::Deserialize;
 
 /// A config problem, reported before anything starts.
@@ -77,6 +78,9 @@ pub struct Config {
     pub client: Option<ClientConfig>,
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Promtail's top-level write-ahead log block (off by default).
+    #[serde(default)]
+    pub wal: WalConfig,
     #[serde(default)]
     pub positions: Option<serde_yaml::Value>,
     #[serde(default)]
@@ -172,6 +176,7 @@ pub struct Plan {
     pub ignored_keys: Vec<&'static str>,
     pub listeners: Vec<ListenerSpec>,
     pub clients: Vec<ClientConfig>,
+    pub wal: WalConfig,
 }
 
 /// Overrides given on the command line, applied before validation.
@@ -288,6 +293,7 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
         ignored_keys,
         listeners,
         clients,
+        wal: config.wal,
     })
 }
 

@@ -3,7 +3,7 @@
 //! relabel rules, pipelines, base URLs, limits) are swapped in.
 //!
 //! A reload never half-applies: a file that does not validate, or that
-//! changes what cannot change while running (listeners, clients), is
+//! changes what cannot change while running (listeners, clients, wal), is
 //! refused, logged and counted, and the running config stays in force.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use anyhow::Context;
 use notify::{RecursiveMode, Watcher};
 use pushtail_client::config::ClientConfig;
 use pushtail_receiver::Reloader;
+use pushtail_wal::WalConfig;
 use tokio::sync::mpsc;
 
 use crate::Source;
@@ -111,13 +112,14 @@ pub async fn run(
     source: Source,
     reloader: Reloader,
     clients: Vec<ClientConfig>,
+    wal: WalConfig,
 ) {
     let success = metrics::counter!(RELOAD_SUCCESS);
     let fail = metrics::counter!(RELOAD_FAIL);
     success.increment(0);
     fail.increment(0);
     while triggers.next().await {
-        match reload(&source, &reloader, &clients).await {
+        match reload(&source, &reloader, &clients, &wal).await {
             Ok(()) => {
                 success.increment(1);
                 tracing::info!(path = source.path(), "config reloaded");
@@ -134,10 +136,14 @@ async fn reload(
     source: &Source,
     reloader: &Reloader,
     running: &[ClientConfig],
+    running_wal: &WalConfig,
 ) -> anyhow::Result<()> {
     let (plan, _) = source.load()?;
     if plan.clients != running {
         anyhow::bail!("clients changed: restart to apply client changes");
+    }
+    if plan.wal != *running_wal {
+        anyhow::bail!("wal changed: restart to apply write-ahead log changes");
     }
     reloader.reload(plan.listeners).await?;
     Ok(())

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-use pushtail_client::Client;
+use pushtail_client::{Client, Progress};
 use pushtail_proto::model::Delivery;
 use pushtail_receiver::{Output, Receiver};
+use pushtail_wal::{TailHandle, Wal};
 use tokio::sync::mpsc;
 
 use crate::config::Plan;
@@ -48,21 +49,51 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
     }
 
     let running_clients = plan.clients.clone();
+    let running_wal = plan.wal.clone();
     let mut queues = Vec::new();
     let mut clients = Vec::new();
     let mut printer = None;
+    let mut log = None;
     if dry_run {
+        if plan.wal.enabled {
+            tracing::warn!("-dry-run: the write-ahead log is not used");
+        }
         let (tx, rx) = mpsc::channel::<Arc<Delivery>>(DRY_RUN_QUEUE);
         queues.push(tx);
         printer = Some(tokio::spawn(dry_run::print(rx)));
     } else {
+        let wal = if plan.wal.enabled {
+            let names = wal_client_names(&plan.clients);
+            let wal = Wal::open(&plan.wal, &names)?;
+            tracing::info!(dir = %plan.wal.dir.display(), sync = ?plan.wal.sync, max_size = plan.wal.max_size.get(), "write-ahead log open");
+            Some(wal)
+        } else {
+            None
+        };
+        let mut tails = match wal {
+            Some(wal) => {
+                log = Some(Arc::new(wal.writer));
+                wal.tails.into_iter().map(Some).collect()
+            }
+            None => Vec::new(),
+        };
         for (index, client) in plan.clients.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel(client.queue_capacity.max(1));
             let url = client.url.clone();
             let handle =
                 Client::spawn(client, rx).with_context(|| format!("clients[{index}] ({url})"))?;
-            queues.push(tx);
-            clients.push((url, handle));
+            match tails.get_mut(index).and_then(Option::take) {
+                Some(tail) => {
+                    let tail = Arc::new(tail.spawn(tx).with_context(|| {
+                        format!("clients[{index}] ({url}): starting its write-ahead log reader")
+                    })?);
+                    clients.push((url, handle, Some(tail)));
+                }
+                None => {
+                    queues.push(tx);
+                    clients.push((url, handle, None));
+                }
+            }
         }
     }
 
@@ -71,6 +102,7 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
     let output = Output {
         queues,
         push_timeout: plan.server.push_timeout.get(),
+        log,
     };
     let receiver = Receiver::bind(plan.listeners, output, Some(metrics)).await?;
     for (listener, addr) in receiver.local_addrs().into_iter().enumerate() {
@@ -81,30 +113,98 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
         source,
         receiver.reloader(),
         running_clients,
+        running_wal,
     ));
+    let committers: Vec<_> = clients
+        .iter()
+        .filter_map(|(_, handle, tail)| {
+            let tail = Arc::clone(tail.as_ref()?);
+            Some(tokio::spawn(commit_loop(handle.progress(), tail)))
+        })
+        .collect();
     receiver.run(signals.wait()).await?;
     reloads.abort();
     tracing::info!("receiver stopped; flushing clients");
 
     let grace = plan.server.graceful_shutdown_timeout.get();
     let deadline = tokio::time::Instant::now() + grace;
+    let mut finished = Vec::with_capacity(clients.len());
+    for (_, handle, _) in &mut clients {
+        finished.push(
+            tokio::time::timeout_at(deadline, handle.finished())
+                .await
+                .is_ok(),
+        );
+    }
+    // The final checkpoints below are the last word; no committer may race them.
+    for committer in committers {
+        committer.abort();
+    }
     let mut undelivered = 0;
+    let mut kept = 0;
     let mut dropped = 0;
-    for (url, mut handle) in clients {
-        if tokio::time::timeout_at(deadline, handle.finished())
-            .await
-            .is_err()
-        {
-            let pending = handle.pending_entries();
-            undelivered += pending;
-            tracing::error!(client = %url, undelivered = pending, "shutdown timeout: entries not delivered");
-        }
+    for ((url, handle, tail), finished) in clients.into_iter().zip(finished) {
         dropped += handle.dropped_entries();
+        let Some(tail) = tail else {
+            if !finished {
+                let pending = handle.pending_entries();
+                undelivered += pending;
+                tracing::error!(client = %url, undelivered = pending, "shutdown timeout: entries not delivered");
+            }
+            continue;
+        };
+        // With the log, what is not delivered stays there for the next start.
+        if let Some(position) = handle.progress().resume_position() {
+            if let Err(e) = tail.commit(position) {
+                tracing::error!(client = %url, error = %e, "write-ahead log: cannot write the checkpoint; the next start delivers some entries again");
+            }
+        }
+        if !finished {
+            let pending = handle.pending_entries();
+            kept += pending;
+            tracing::warn!(client = %url, pending_entries = pending, log_bytes = tail.lag_bytes(), "shutdown timeout: undelivered entries stay in the write-ahead log for the next start");
+        }
     }
     if let Some(printer) = printer {
         let _ = tokio::time::timeout_at(deadline, printer).await;
     }
+    if kept > 0 {
+        tracing::info!(
+            pending_entries = kept,
+            "entries kept in the write-ahead log"
+        );
+    }
     shutdown_outcome(undelivered, dropped)
+}
+
+/// Checkpoints a client's progress in the write-ahead log each time it
+/// moves (after each batch sent), so a restart resends at most what was in
+/// flight.
+async fn commit_loop(mut progress: Progress, tail: Arc<TailHandle>) {
+    while let Some(position) = progress.changed().await {
+        let Some(position) = position else { continue };
+        if let Err(e) = tail.commit(position) {
+            tracing::warn!(client = tail.name(), error = %e, "write-ahead log: cannot write the checkpoint");
+        }
+    }
+}
+
+/// The name each client's checkpoint goes by: derived from its URL (so
+/// reordering clients keeps their progress), made unique by position.
+fn wal_client_names(clients: &[pushtail_client::config::ClientConfig]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(clients.len());
+    for (i, client) in clients.iter().enumerate() {
+        // FNV-1a: stable across builds and platforms, unlike std's hasher.
+        let hash = client.url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut name = format!("client-{hash:016x}");
+        if names.contains(&name) {
+            name = format!("{name}-{i}");
+        }
+        names.push(name);
+    }
+    names
 }
 
 /// The last word of a run: exit 0 only when every acknowledged entry was

@@ -71,7 +71,7 @@ impl Harness {
             targets,
             serve_metrics: true,
         };
-        let handoff = Arc::new(Handoff::new(vec![tx.clone()]));
+        let handoff = Arc::new(Handoff::new(vec![tx.clone()], None));
         let state = Arc::new(listener_state(
             &spec,
             &handoff,

@@ -86,6 +86,7 @@ async fn receiver_serves_and_shuts_down_gracefully() {
     let output = crate::Output {
         queues: vec![tx],
         push_timeout: Duration::from_secs(5),
+        log: None,
     };
     let receiver = crate::Receiver::bind(vec![spec], output, None)
         .await
