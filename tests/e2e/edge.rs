@@ -227,3 +227,39 @@ async fn http_layer_rejections_are_counted_by_reason() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_push_works_and_the_idle_connection_is_closed_after_the_idle_timeout() {
+    use http_body_util::Full;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let agent = dry_run(&edge_config("  http_server_idle_timeout: 2s\n"));
+    let addr = agent.addr(0);
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("h2 handshake");
+    let closed = tokio::spawn(async move {
+        let _ = conn.await;
+        Instant::now()
+    });
+    for line in ["h2 one", "h2 two"] {
+        let req = hyper::Request::post(format!("http://{addr}/app/loki/api/v1/raw"))
+            .body(Full::new(bytes::Bytes::from(format!("{line}\n"))))
+            .expect("request");
+        let resp = sender.send_request(req).await.expect("h2 push");
+        assert_eq!(resp.status().as_u16(), 204, "{line}");
+    }
+    let answered = Instant::now();
+    assert_eq!(agent.wait_stdout(2, WAIT).len(), 2);
+    let closed_at = tokio::time::timeout(CLOSE_BOUND, closed)
+        .await
+        .expect("h2 connection still open")
+        .expect("connection task");
+    let took = closed_at - answered;
+    eprintln!("idle h2 connection closed after {took:?}");
+    // The idle timeout (2 s), not the read timeout (1 s), applies once a
+    // request has been served.
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
+}
