@@ -187,7 +187,7 @@ impl ConnState {
         if let Some(expired) = inner.expired {
             return Some(expired);
         }
-        if !inner.deadline.is_some_and(|d| d <= now) {
+        if inner.deadline.is_none_or(|d| d > now) {
             return None;
         }
         let expiry = match inner.phase {
