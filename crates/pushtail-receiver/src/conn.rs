@@ -573,7 +573,7 @@ mod tests {
             .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
             .await
             .expect("write");
-        io.read(&mut buf).await.expect("read");
+        assert_eq!(io.read(&mut buf).await.expect("read"), 24);
         let a = state.request_started(Version::HTTP_2);
         let b = state.request_started(Version::HTTP_2);
         assert!(a.is_some() && b.is_some());
@@ -628,7 +628,7 @@ mod tests {
             Some(started + READ),
             READ,
         );
-        let err = body.collect().await.err().expect("deadline");
+        let err = body.collect().await.expect_err("deadline");
         assert!(err.is::<BodyTimedOut>(), "{err}");
         assert_eq!(started.elapsed(), READ);
     }
