@@ -263,3 +263,33 @@ async fn http2_push_works_and_the_idle_connection_is_closed_after_the_idle_timeo
     // request has been served.
     assert!(took >= Duration::from_millis(1900), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_is_disconnected_after_the_write_timeout() {
+    let agent = dry_run(&edge_config(
+        "  http_server_write_timeout: 1s\n  http_server_idle_timeout: 60s\n",
+    ));
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let sock = socket.connect(agent.addr(0)).await.expect("connect");
+    let (_rd, mut wr) = sock.into_split();
+    // Pipelined requests whose responses (404s naming the long path) far
+    // outgrow the socket buffers; the client never reads them.
+    let path = "x".repeat(60_000);
+    let request = format!("GET /{path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let writer = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if wr.write_all(request.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let stalls = wait_metric(
+        &agent,
+        "pushtail_receiver_rejected_connections_total{reason=\"write_timeout\"}",
+        1.0,
+    )
+    .await;
+    writer.abort();
+    assert_eq!(stalls, Some(1.0));
+}

@@ -16,8 +16,13 @@
 //!   connection is closed (EOF to hyper, so it ends cleanly) after
 //!   `http_server_idle_timeout` (the read timeout when that is zero).
 //!
-//! The deadline is enforced in the socket wrapper [`DeadlineIo`], under
-//! hyper, so it holds whatever hyper is doing. Nothing here parses HTTP
+//! Writes that make no progress for `http_server_write_timeout` (a client
+//! that stopped reading its responses) end the connection too. This is a
+//! stall timer, not Go's total write deadline: the handler itself is
+//! bounded by the write timeout in the service.
+//!
+//! The deadlines are enforced in the socket wrapper [`DeadlineIo`], under
+//! hyper, so they hold whatever hyper is doing. Nothing here parses HTTP
 //! beyond sniffing the HTTP/2 preface, and nothing blocks.
 
 use std::future::Future;
@@ -43,6 +48,7 @@ const H2_PREFACE_START: &[u8] = b"PRI *";
 /// Label values of [`REJECTED_CONNECTIONS_TOTAL`].
 pub(crate) mod reason {
     pub const READ_TIMEOUT: &str = "read_timeout";
+    pub const WRITE_TIMEOUT: &str = "write_timeout";
     pub const HEADER_TOO_LARGE: &str = "header_too_large";
     pub const URI_TOO_LONG: &str = "uri_too_long";
     pub const MALFORMED: &str = "malformed";
@@ -58,14 +64,16 @@ pub(crate) fn count_rejection(reason: &'static str) {
 pub(crate) struct Timeouts {
     pub read: Option<Duration>,
     pub idle: Option<Duration>,
+    pub write: Option<Duration>,
 }
 
 impl Timeouts {
     /// Go's rule: a zero idle timeout falls back to the read timeout.
-    pub(crate) fn new(read: Duration, idle: Duration) -> Timeouts {
+    pub(crate) fn new(read: Duration, idle: Duration, write: Duration) -> Timeouts {
         let read = (!read.is_zero()).then_some(read);
         let idle = if idle.is_zero() { read } else { Some(idle) };
-        Timeouts { read, idle }
+        let write = (!write.is_zero()).then_some(write);
+        Timeouts { read, idle, write }
     }
 }
 
@@ -83,6 +91,8 @@ pub(crate) enum Expiry {
     Read,
     /// Idle past the idle timeout.
     Idle,
+    /// The client read nothing of the response for the write timeout.
+    Write,
 }
 
 /// Deadline state shared by a connection's socket wrapper and the service
@@ -201,6 +211,15 @@ impl ConnState {
         Some(expiry)
     }
 
+    /// A write stalled past the write timeout.
+    fn expire_write(&self) {
+        let mut inner = self.lock();
+        if inner.expired.is_none() {
+            inner.expired = Some(Expiry::Write);
+            count_rejection(reason::WRITE_TIMEOUT);
+        }
+    }
+
     /// What ended the connection, if its deadline did.
     pub(crate) fn expired(&self) -> Option<Expiry> {
         self.lock().expired
@@ -209,12 +228,15 @@ impl ConnState {
 
 /// The accepted socket with the connection's read deadline: once it
 /// passes, reads end with EOF (idle) or a `TimedOut` error (a request did
-/// not arrive in time). Writes are untouched.
+/// not arrive in time). A write or flush that stays pending for the write
+/// timeout fails with `TimedOut`.
 pub(crate) struct DeadlineIo<T> {
     io: T,
     state: Arc<ConnState>,
     sleep: Pin<Box<Sleep>>,
     sleep_at: Option<Instant>,
+    /// Runs while writes are pending; reset by any progress.
+    stall: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> DeadlineIo<T> {
@@ -224,6 +246,36 @@ impl<T> DeadlineIo<T> {
             state,
             sleep: Box::pin(tokio::time::sleep_until(Instant::now())),
             sleep_at: None,
+            stall: None,
+        }
+    }
+
+    /// Passes a write-side poll through; while it stays pending, runs the
+    /// stall timer and fails it once the write timeout passes.
+    fn stalled<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if polled.is_ready() {
+            self.stall = None;
+            return polled;
+        }
+        let Some(limit) = self.state.timeouts.write else {
+            return Poll::Pending;
+        };
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stall.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.state.expire_write();
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client read nothing for http_server_write_timeout",
+                )))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 
@@ -251,9 +303,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for DeadlineIo<T> {
         if let Some(expiry) = this.state.expired().or_else(|| this.poll_deadline(cx)) {
             return Poll::Ready(match expiry {
                 Expiry::Idle => Ok(()),
-                Expiry::Read => Err(io::Error::new(
+                Expiry::Read | Expiry::Write => Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    "no complete request within http_server_read_timeout",
+                    "connection timed out (http_server_read_timeout or http_server_write_timeout)",
                 )),
             });
         }
@@ -275,7 +327,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.stalled(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -283,7 +337,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.stalled(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -291,7 +347,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DeadlineIo<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_flush(cx);
+        this.stalled(cx, polled)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -480,9 +538,10 @@ mod tests {
 
     const READ: Duration = Duration::from_secs(1);
     const IDLE: Duration = Duration::from_secs(5);
+    const WRITE: Duration = Duration::from_secs(3);
 
     fn timeouts() -> Timeouts {
-        Timeouts::new(READ, IDLE)
+        Timeouts::new(READ, IDLE, WRITE)
     }
 
     #[test]
@@ -494,14 +553,43 @@ mod tests {
             ((0, 0), (None, None)),
         ];
         for ((read, idle), (want_read, want_idle)) in cases {
-            let t = Timeouts::new(Duration::from_secs(read), Duration::from_secs(idle));
+            let t = Timeouts::new(
+                Duration::from_secs(read),
+                Duration::from_secs(idle),
+                Duration::ZERO,
+            );
             let secs = |d: Option<Duration>| d.map(|d| d.as_secs());
             assert_eq!(
                 (secs(t.read), secs(t.idle)),
                 (want_read, want_idle),
                 "{read} {idle}"
             );
+            assert_eq!(t.write, None);
         }
+    }
+
+    /// A client that stops reading: writes fail once they made no progress
+    /// for the write timeout; progress restarts the timer.
+    #[tokio::test(start_paused = true)]
+    async fn stalled_writes_fail_at_the_write_timeout() {
+        let (mut client, server) = tokio::io::duplex(16);
+        let state = ConnState::new(timeouts());
+        let mut io = DeadlineIo::new(server, Arc::clone(&state));
+        io.write_all(&[0; 16]).await.expect("fits the buffer");
+        let writer = tokio::spawn(async move {
+            let started = Instant::now();
+            let result = io.write_all(&[0; 64]).await;
+            (result, started.elapsed())
+        });
+        // Reading some of it in time restarts the stall timer.
+        tokio::time::sleep(WRITE - Duration::from_millis(1)).await;
+        let mut buf = [0u8; 16];
+        client.read_exact(&mut buf).await.expect("read");
+        let (result, took) = writer.await.expect("writer");
+        let err = result.expect_err("stall");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(took, WRITE * 2 - Duration::from_millis(1));
+        assert_eq!(state.expired(), Some(Expiry::Write));
     }
 
     /// A silent connection: the read fails with TimedOut at the read

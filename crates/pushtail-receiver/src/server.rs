@@ -328,6 +328,7 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
     let timeouts = Timeouts::new(
         server.http_server_read_timeout.get(),
         server.http_server_idle_timeout.get(),
+        server.http_server_write_timeout.get(),
     );
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper's header timer would also run while a keep-alive connection
