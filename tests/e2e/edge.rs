@@ -293,3 +293,26 @@ async fn a_client_that_stops_reading_is_disconnected_after_the_write_timeout() {
     writer.abort();
     assert_eq!(stalls, Some(1.0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http2_protocol_violation_is_counted_as_malformed() {
+    let agent = dry_run(&edge_config(""));
+    let mut sock = TcpStream::connect(agent.addr(0)).await.expect("connect");
+    // Preface and SETTINGS, then a DATA frame on stream 0: a connection
+    // error (PROTOCOL_ERROR) the server answers with GOAWAY.
+    let mut bytes = H2_PREFACE_AND_SETTINGS.to_vec();
+    bytes.extend_from_slice(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x");
+    sock.write_all(&bytes).await.expect("write");
+    let took = wait_closed(sock, Instant::now()).await.expect("still open");
+    assert!(
+        took < Duration::from_millis(900),
+        "closed by the read timeout instead: {took:?}"
+    );
+    let malformed = wait_metric(
+        &agent,
+        "pushtail_receiver_rejected_connections_total{reason=\"malformed\"}",
+        1.0,
+    )
+    .await;
+    assert_eq!(malformed, Some(1.0));
+}

@@ -524,9 +524,24 @@ pub(crate) fn connection_error_reason(
         Some(reason::MALFORMED)
     } else if err.is_timeout() {
         Some(reason::READ_TIMEOUT)
+    } else if h2_violation(err) {
+        Some(reason::MALFORMED)
     } else {
         None
     }
+}
+
+/// An HTTP/2 connection error h2 raised itself (a GOAWAY it sent because
+/// the peer broke the protocol), found in the error's source chain.
+fn h2_violation(err: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.is_library() && h2.is_go_away();
+        }
+        source = e.source();
+    }
+    false
 }
 
 #[cfg(test)]
