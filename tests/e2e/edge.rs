@@ -316,3 +316,70 @@ async fn an_http2_protocol_violation_is_counted_as_malformed() {
     .await;
     assert_eq!(malformed, Some(1.0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_http2_stream_is_cut_while_the_connection_serves_others() {
+    use http_body_util::{BodyExt, Channel, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let agent = dry_run(&edge_config("  http_server_write_timeout: 30s\n"));
+    let addr = agent.addr(0);
+    let url = format!("http://{addr}/app/loki/api/v1/raw");
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(conn);
+    let (mut tx, body) = Channel::<bytes::Bytes, std::convert::Infallible>::new(1);
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            if tx.send_data(bytes::Bytes::from_static(b"x")).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    let slow = tokio::spawn({
+        let mut sender = sender.clone();
+        let req = hyper::Request::post(&url)
+            .header("content-length", "100")
+            .body(body.boxed())
+            .expect("request");
+        async move {
+            let started = Instant::now();
+            let resp = sender
+                .send_request(req)
+                .await
+                .expect("slow stream answered");
+            let status = resp.status().as_u16();
+            let text = resp.into_body().collect().await.map(|c| c.to_bytes());
+            (status, text, started.elapsed())
+        }
+    });
+    let (status, text, took) = tokio::time::timeout(CLOSE_BOUND, slow)
+        .await
+        .expect("slow stream not answered in time")
+        .expect("slow task");
+    trickle.abort();
+    eprintln!("slow h2 stream answered {status} after {took:?}");
+    assert_eq!(status, 400);
+    let text = text
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    assert!(text.contains("http_server_read_timeout"), "{text}");
+    // The same connection still takes a polite push.
+    let mut sender = sender;
+    let req = hyper::Request::post(&url)
+        .body(
+            Full::new(bytes::Bytes::from_static(b"after\n"))
+                .map_err(|e| match e {})
+                .boxed(),
+        )
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("second stream");
+    assert_eq!(resp.status().as_u16(), 204);
+    let out = agent.wait_stdout(1, WAIT);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].ends_with("\tafter"), "{out:?}");
+}
