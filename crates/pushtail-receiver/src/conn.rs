@@ -6,7 +6,10 @@
 //!   idle gap) a request must arrive within `http_server_read_timeout`; a
 //!   connection that sends nothing, a partial head, or only the HTTP/2
 //!   preface is closed when it passes (counted as a `read_timeout`
-//!   rejection);
+//!   rejection). An HTTP/2 client that connects eagerly (gRPC channels)
+//!   must therefore send its first request within the read timeout; Go's
+//!   HTTP/2 server would wait for the idle timeout, but an edge listener
+//!   cannot tell such a client from a slot squatter;
 //! - **busy**: requests are in flight, the connection itself has no
 //!   deadline; each request body must end by its own deadline (HTTP/1: the
 //!   deadline of the reading phase, so head and body share one read

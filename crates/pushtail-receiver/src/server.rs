@@ -9,7 +9,9 @@
 //! half-sent and slow requests cannot hold a `http_listen_conn_limit` slot;
 //! `http_server_idle_timeout` closes connections with no request in flight;
 //! `http_server_write_timeout` bounds the whole handling of a request
-//! (answered 503 when it runs out). Nothing here reads bodies.
+//! (answered 503 when it runs out) and how long a response write may stall
+//! on a client that does not read. `accept` errors are classified in
+//! [`crate::accept`]. Nothing here reads bodies.
 
 use std::future::Future;
 use std::net::SocketAddr;
