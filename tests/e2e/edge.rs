@@ -383,3 +383,57 @@ async fn a_slow_http2_stream_is_cut_while_the_connection_serves_others() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(out[0].ends_with("\tafter"), "{out:?}");
 }
+
+/// Starts pushtail through `sh -c 'ulimit -n N; exec pushtail ...'`.
+fn dry_run_with_fd_limit(yaml: &str, nofile: u32) -> Agent {
+    use std::os::unix::fs::PermissionsExt;
+    let script = std::env::temp_dir().join(format!(
+        "pushtail-ulimit-{}-{nofile}.sh",
+        std::process::id()
+    ));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nulimit -n {nofile} || exit 1\nexec '{}' \"$@\"\n",
+            bin().display()
+        ),
+    )
+    .expect("write wrapper");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let agent = Agent::start(&script, yaml, &["-dry-run"], 1);
+    let _ = std::fs::remove_file(&script);
+    agent
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_descriptors_the_accept_loop_backs_off_and_recovers() {
+    let agent = dry_run_with_fd_limit(&edge_config(""), 40);
+    let addr = agent.addr(0);
+    let started = Instant::now();
+    // More silent connections than the agent has descriptors: accept
+    // fails with EMFILE until the read timeout frees some.
+    let mut silent = Vec::new();
+    for _ in 0..60 {
+        silent.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    let client = reqwest::Client::new();
+    let url = agent.url(0, "/app/loki/api/v1/raw");
+    let (status, text) = tokio::time::timeout(
+        Duration::from_secs(20),
+        post(&client, &url, &[], "after emfile\n"),
+    )
+    .await
+    .expect("push not answered: the listener did not recover");
+    assert_eq!(status, 204, "{text}");
+    let took = started.elapsed();
+    let log = agent.stderr();
+    let warnings = log.matches("accept failed").count();
+    eprintln!("recovered after {took:?} with {warnings} accept warnings");
+    assert!(warnings >= 1, "descriptors never ran out:\n{log}");
+    // One warning per back-off (about 1 s), not a spin.
+    assert!(
+        warnings as u64 <= took.as_secs() + 2,
+        "{warnings} accept warnings in {took:?}"
+    );
+    drop(silent);
+}
