@@ -2,6 +2,7 @@
 //! a real HTTP client, checked through its dry-run output or a fake Loki.
 
 mod cli;
+mod edge;
 mod forward;
 mod invariants;
 mod pipeline;

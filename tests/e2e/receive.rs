@@ -467,7 +467,18 @@ fn sigterm_finishes_in_flight_pushes_and_loses_none() {
     // One push in flight: head and half the body sent when SIGTERM arrives.
     let body = body_for(99, 100);
     let (first, rest) = body.as_bytes().split_at(body.len() / 2);
-    let mut in_flight = send_head(body.len());
+    let mut in_flight = std::net::TcpStream::connect(addr).expect("connect");
+    in_flight.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(
+        in_flight,
+        "POST /app/loki/api/v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    )
+    .expect("write head");
+    // hyper answers 100 Continue once the handler reads the body, so the
+    // push is past its admission check before the signal (without this
+    // the signal could overtake the head on a loaded machine).
+    assert_eq!(status_of(&mut in_flight), "100");
     in_flight.write_all(first).expect("write half");
     agent.terminate();
     // Once shutdown has begun, /ready says so (or the listener is closed).

@@ -10,8 +10,10 @@
 pub mod config;
 pub mod metrics;
 
+mod accept;
 mod body;
 mod cache;
+mod conn;
 mod decode;
 mod error;
 mod handoff;

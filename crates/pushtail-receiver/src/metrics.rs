@@ -22,6 +22,13 @@ pub const REJECTED_PUSHES_TOTAL: &str = "pushtail_receiver_rejected_pushes_total
 /// Counter, label `job`: streams skipped because of bad labels or tenant.
 pub const BAD_STREAMS_TOTAL: &str = "pushtail_receiver_bad_streams_total";
 
+/// Counter, label `reason` (`read_timeout`, `write_timeout`,
+/// `header_too_large`, `uri_too_long`, `malformed`): connections or
+/// requests the HTTP layer cut off or refused before any endpoint saw them
+/// (silent or slow clients, clients that stopped reading, over-large heads,
+/// unparseable requests).
+pub const REJECTED_CONNECTIONS_TOTAL: &str = "pushtail_receiver_rejected_connections_total";
+
 /// Registers descriptions with the installed recorder (idempotent).
 pub(crate) fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -59,5 +66,9 @@ pub(crate) fn describe() {
     describe_counter!(
         BAD_STREAMS_TOTAL,
         "Streams skipped because of invalid labels or tenant."
+    );
+    describe_counter!(
+        REJECTED_CONNECTIONS_TOTAL,
+        "Connections or requests refused or cut off by the HTTP layer, by reason."
     );
 }

@@ -1,14 +1,17 @@
 //! Listeners: binding, the accept loop (connection limit, connection
-//! gauge), hyper connections under graceful shutdown, the periodic flush of
-//! held pipeline entries, and the shutdown sequence.
+//! gauge, back-off on resource errors), hyper connections under graceful
+//! shutdown, the periodic flush of held pipeline entries, and the shutdown
+//! sequence.
 //!
-//! Timeouts map onto what hyper and tower-http offer (approximations of
-//! Go's `http.Server`): `http_server_read_timeout` is hyper's header read
-//! timeout (it also closes idle keep-alive connections that send nothing
-//! for that long) and the request-body inactivity timeout;
+//! Timeouts follow Go's `http.Server` for HTTP/1 and HTTP/2 alike (see
+//! [`crate::conn`]): `http_server_read_timeout` bounds accept (or the first
+//! byte after an idle gap) to the end of the request body, so silent,
+//! half-sent and slow requests cannot hold a `http_listen_conn_limit` slot;
+//! `http_server_idle_timeout` closes connections with no request in flight;
 //! `http_server_write_timeout` bounds the whole handling of a request
-//! (answered 503 when it runs out); `http_server_idle_timeout` has no hyper
-//! equivalent beyond the header read timeout. Nothing here reads bodies.
+//! (answered 503 when it runs out) and how long a response write may stall
+//! on a client that does not read. `accept` errors are classified in
+//! [`crate::accept`]. Nothing here reads bodies.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,10 +30,13 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tower::ServiceBuilder;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::timeout::{RequestBodyTimeout, RequestBodyTimeoutLayer};
 use tower_http::trace::{Trace, TraceLayer};
 
+use crate::accept::{classify, AcceptAction, BACKOFF};
 use crate::config::ServerConfig;
+use crate::conn::{
+    connection_error_reason, count_rejection, ConnService, ConnState, DeadlineIo, Timeouts,
+};
 use crate::handoff::Handoff;
 use crate::layers::{MetricsLayer, MetricsService};
 use crate::metrics::TCP_CONNECTIONS;
@@ -295,19 +301,15 @@ pub(crate) fn listener_state(
 }
 
 /// The layered service of one listener: tracing, metrics, the write
-/// timeout, the request-body read timeout, then the router.
-pub(crate) type Stack = Trace<
-    MetricsService<RequestBodyTimeout<ListenerService>>,
-    SharedClassifier<ServerErrorsAsFailures>,
->;
+/// timeout, then the router. The read deadlines wrap it per connection
+/// ([`ConnService`]).
+pub(crate) type Stack =
+    Trace<MetricsService<ListenerService>, SharedClassifier<ServerErrorsAsFailures>>;
 
 pub(crate) fn stack(state: Arc<ListenerState>, server: &ServerConfig) -> Stack {
     ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
         .layer(MetricsLayer)
-        .layer(RequestBodyTimeoutLayer::new(
-            server.http_server_read_timeout.get(),
-        ))
         .service(ListenerService {
             state,
             write_timeout: server.http_server_write_timeout.get(),
@@ -325,11 +327,18 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
     let service = stack(state, &server);
     let limit = (server.http_listen_conn_limit > 0)
         .then(|| Arc::new(Semaphore::new(server.http_listen_conn_limit)));
+    let timeouts = Timeouts::new(
+        server.http_server_read_timeout.get(),
+        server.http_server_idle_timeout.get(),
+        server.http_server_write_timeout.get(),
+    );
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper's header timer would also run while a keep-alive connection
+    // idles; the connection deadline covers both cases instead.
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(server.http_server_read_timeout.get());
+        .header_read_timeout(None);
     let graceful = GracefulShutdown::new();
     let connections = metrics::gauge!(TCP_CONNECTIONS);
     tracing::info!(%addr, "listening");
@@ -344,17 +353,30 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
-                Err(e) => {
-                    tracing::warn!(%addr, error = %e, "accept failed");
-                    continue;
-                }
+                Err(e) => match classify(&e) {
+                    AcceptAction::Retry => {
+                        tracing::debug!(%addr, error = %e, "accept failed, retrying");
+                        continue;
+                    }
+                    AcceptAction::BackOff => {
+                        tracing::warn!(%addr, error = %e, backoff = ?BACKOFF, "accept failed, pausing");
+                        tokio::select! {
+                            _ = tokio::time::sleep(BACKOFF) => continue,
+                            _ = stopped(&mut stop) => break,
+                        }
+                    }
+                },
             },
             _ = stopped(&mut stop) => break,
         };
+        let conn_state = ConnState::new(timeouts);
         let conn = builder
             .serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
+                TokioIo::new(DeadlineIo::new(stream, Arc::clone(&conn_state))),
+                TowerToHyperService::new(ConnService::new(
+                    service.clone(),
+                    Arc::clone(&conn_state),
+                )),
             )
             .into_owned();
         let watched = graceful.watch(conn);
@@ -362,6 +384,11 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         gauge.increment(1.0);
         tokio::spawn(async move {
             if let Err(e) = watched.await {
+                if conn_state.expired().is_none() {
+                    if let Some(reason) = connection_error_reason(e.as_ref()) {
+                        count_rejection(reason);
+                    }
+                }
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             gauge.decrement(1.0);
