@@ -27,8 +27,14 @@ pub const BATCHSIZE: &str = "1MiB";
 
 /// The pushtail config for a run: one `http` target at `/` taking incoming
 /// timestamps, one client to the sink, the shared server on a free loopback
-/// port.
-pub fn pushtail_config(sink_port: u16) -> String {
+/// port; with `wal` (a directory and a sync mode), the write-ahead log on.
+pub fn pushtail_config(sink_port: u16, wal: Option<(&Path, &str)>) -> String {
+    let wal = wal.map_or_else(String::new, |(dir, sync)| {
+        format!(
+            "wal:\n  enabled: true\n  dir: {}\n  sync: {sync}\n",
+            dir.display()
+        )
+    });
     format!(
         "server:\n\
          \x20 http_listen_address: 127.0.0.1\n\
@@ -42,7 +48,8 @@ pub fn pushtail_config(sink_port: u16) -> String {
          \x20 - job_name: bench\n\
          \x20   http:\n\
          \x20     base_url: /\n\
-         \x20     use_incoming_timestamp: true\n"
+         \x20     use_incoming_timestamp: true\n\
+         {wal}"
     )
 }
 
@@ -136,9 +143,13 @@ impl Agent {
 
     /// Starts `bin` with the generated config; returns it with the address
     /// of its shared server once `/ready` answers 200.
-    pub fn start_pushtail(bin: &Path, sink_port: u16) -> Result<(Agent, SocketAddr)> {
+    pub fn start_pushtail(
+        bin: &Path,
+        sink_port: u16,
+        wal: Option<(&Path, &str)>,
+    ) -> Result<(Agent, SocketAddr)> {
         let path = std::env::temp_dir().join(format!("pushtail-bench-{}.yaml", std::process::id()));
-        std::fs::write(&path, pushtail_config(sink_port))
+        std::fs::write(&path, pushtail_config(sink_port, wal))
             .with_context(|| format!("writing {}", path.display()))?;
         let mut cmd = Command::new(bin);
         cmd.arg(format!("-config.file={}", path.display()));
@@ -257,7 +268,7 @@ mod tests {
 
     #[test]
     fn generated_config_has_one_target_and_one_client() {
-        let yaml = pushtail_config(4321);
+        let yaml = pushtail_config(4321, None);
         let v: serde_json::Value = serde_yaml_like(&yaml);
         assert_eq!(
             v["clients"][0]["url"],

@@ -89,6 +89,10 @@ pub struct Args {
     /// Do not build anything; run as is.
     #[arg(long)]
     no_build: bool,
+    /// Run pushtail with its write-ahead log in a fresh temp dir, with this
+    /// `wal.sync` mode.
+    #[arg(long, value_name = "SYNC", value_parser = ["none", "request"])]
+    wal: Option<String>,
 }
 
 impl Args {
@@ -104,7 +108,10 @@ impl Args {
 
     fn agent_name(&self) -> String {
         match &self.agent_cmd {
-            None => "pushtail".to_owned(),
+            None => match &self.wal {
+                Some(sync) => format!("pushtail (wal, sync: {sync})"),
+                None => "pushtail".to_owned(),
+            },
             Some(cmd) => cmd
                 .split_whitespace()
                 .next()
@@ -234,7 +241,10 @@ fn run(
                 .release_bin
                 .clone()
                 .unwrap_or_else(|| target_dir().join("release").join("pushtail"));
-            let (agent, addr) = agent::Agent::start_pushtail(&bin, sink.port())?;
+            let wal_dir = std::env::temp_dir().join(format!("pushtail-bench-wal-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&wal_dir);
+            let wal = args.wal.as_deref().map(|sync| (wal_dir.as_path(), sync));
+            let (agent, addr) = agent::Agent::start_pushtail(&bin, sink.port(), wal)?;
             let target = load::Target {
                 authority: addr.to_string(),
                 path: args.format.path().to_owned(),
