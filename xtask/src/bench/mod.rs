@@ -241,7 +241,8 @@ fn run(
                 .release_bin
                 .clone()
                 .unwrap_or_else(|| target_dir().join("release").join("pushtail"));
-            let wal_dir = std::env::temp_dir().join(format!("pushtail-bench-wal-{}", std::process::id()));
+            let wal_dir =
+                std::env::temp_dir().join(format!("pushtail-bench-wal-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&wal_dir);
             let wal = args.wal.as_deref().map(|sync| (wal_dir.as_path(), sync));
             let (agent, addr) = agent::Agent::start_pushtail(&bin, sink.port(), wal)?;
