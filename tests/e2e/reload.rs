@@ -111,4 +111,14 @@ async fn targets_reload_on_file_change_and_sighup_and_bad_configs_are_refused() 
         "{}",
         agent.stderr()
     );
+
+    // Nor can the write-ahead log.
+    let fails = reloads(&agent, FAIL).await;
+    let with_wal = config(
+        "{v: five}",
+        "wal:\n  enabled: true\n  dir: /nonexistent/pushtail-wal\n",
+    );
+    std::fs::write(agent.config_path(), with_wal).expect("rewrite");
+    assert!(wait_reloads(&agent, FAIL, fails + 1.0).await >= fails + 1.0);
+    assert!(agent.stderr().contains("wal changed"), "{}", agent.stderr());
 }

@@ -120,13 +120,14 @@ pub async fn run(
     fail.increment(0);
     while triggers.next().await {
         match reload(&source, &reloader, &clients, &wal).await {
+            // Logged before counted: whoever sees the count can find the line.
             Ok(()) => {
-                success.increment(1);
                 tracing::info!(path = source.path(), "config reloaded");
+                success.increment(1);
             }
             Err(e) => {
-                fail.increment(1);
                 tracing::error!(path = source.path(), error = %format!("{e:#}"), "config reload failed; the running config stays");
+                fail.increment(1);
             }
         }
     }
