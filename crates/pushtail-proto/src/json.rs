@@ -29,10 +29,25 @@ use crate::model::Entry;
 use crate::push::{DecodeError, DecodedPush, DecodedStream, Location, RawLabels};
 
 /// Decodes a JSON push body.
+///
+/// Text that is not valid UTF-8 (invalid bytes, lone surrogate escapes) is
+/// replaced with U+FFFD as Go's decoder replaces it, so Loki and pushtail
+/// accept the same bodies: the body is decoded as it is first, and only if
+/// that fails is it rewritten and decoded again (valid bodies pay nothing).
 pub fn decode_push_json(body: &[u8]) -> Result<DecodedPush, DecodeError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::EmptyBody);
     }
+    match decode_valid(body) {
+        Ok(push) => Ok(push),
+        Err(err) => match go_utf8::coerce(body) {
+            Some(coerced) => decode_valid(&coerced),
+            None => Err(err),
+        },
+    }
+}
+
+fn decode_valid(body: &[u8]) -> Result<DecodedPush, DecodeError> {
     let ctx = Ctx::default();
     // Every line goes into one buffer (at most the body's size), frozen and
     // sliced at the end: one allocation per request, not one per line.
@@ -132,9 +147,18 @@ impl<'de> Visitor<'de> for PushSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DecodedPush, A::Error> {
         let mut push = DecodedPush::default();
+        let mut seen = false;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Streams => push.streams = map.next_value_seed(StreamsSeed(self.0))?,
+                Key::Streams => {
+                    if std::mem::replace(&mut seen, true) {
+                        return Err(self.0.fail(DecodeError::DuplicateKey {
+                            at: Location::default(),
+                            key: "streams",
+                        }));
+                    }
+                    push.streams = map.next_value_seed(StreamsSeed(self.0))?
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -231,8 +255,24 @@ impl<'de> Visitor<'de> for StreamSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DecodedStream, A::Error> {
         let mut labels = Vec::new();
         let mut entries = Vec::new();
+        let (mut seen_stream, mut seen_values) = (false, false);
+        let duplicate = |key| {
+            self.0.fail(DecodeError::DuplicateKey {
+                at: Location {
+                    stream: Some(self.0.stream()),
+                    entry: None,
+                },
+                key,
+            })
+        };
         while let Some(key) = map.next_key::<Key>()? {
             match key {
+                Key::Stream if std::mem::replace(&mut seen_stream, true) => {
+                    return Err(duplicate("stream"))
+                }
+                Key::Values if std::mem::replace(&mut seen_values, true) => {
+                    return Err(duplicate("values"))
+                }
                 Key::Stream => {
                     labels = map
                         .next_value_seed(OptionSeed(LabelsSeed(self.0)))?
@@ -536,7 +576,10 @@ fn clip(s: &str) -> String {
 }
 
 mod encode;
+mod go_utf8;
+mod legacy;
 pub use encode::encode_push_json;
+pub use legacy::decode_push_json_legacy;
 
 #[cfg(test)]
 mod tests;

@@ -58,6 +58,9 @@ impl RawLabels {
     /// dropped, sorted; a duplicate name is an error.
     pub fn parse(&self) -> Result<LabelSet, LabelParseError> {
         match self {
+            // Loki 3.6 accepts an empty label string as the empty set, as
+            // it accepts `{}`.
+            RawLabels::Selector(s) if s.is_empty() => Ok(LabelSet::empty()),
             RawLabels::Selector(s) => parse_labels(s),
             RawLabels::Pairs(p) => Ok(LabelSet::from_pairs(p.iter().cloned())?),
         }
@@ -123,18 +126,26 @@ pub enum DecodeError {
     },
     #[error("invalid protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    #[error("{at}duplicate key {key:?}: a push must not repeat it")]
+    DuplicateKey { at: Location, key: &'static str },
+    #[error("stream {stream}: entry {entry}: invalid timestamp {value:?}: expected RFC3339")]
+    InvalidLegacyTimestamp {
+        stream: usize,
+        entry: usize,
+        value: String,
+    },
+    #[error("invalid protobuf: a stream of {len} bytes runs past the end of the body")]
+    Truncated { len: usize },
+    #[error("invalid protobuf: streams (field 1) has wire type {0:?}, expected length-delimited")]
+    StreamsWireType(WireType),
     #[error("stream {stream}: entry {entry}: timestamp out of range")]
     TimestampOutOfRange { stream: usize, entry: usize },
 }
 
 // Wire mirrors of `logproto` with zero-copy byte fields. Field numbers must
-// match proto/push.proto; `wire_compat` tests pin that.
-
-#[derive(Clone, PartialEq, Message)]
-struct PushRequestWire {
-    #[prost(message, repeated, tag = "1")]
-    streams: Vec<StreamWire>,
-}
+// match proto/push.proto; `wire_compat` tests pin that. The top-level
+// `PushRequest` is walked by hand (see [`decode_push_proto`]), so only one
+// stream's wire form is alive at a time.
 
 #[derive(Clone, PartialEq, Message)]
 struct StreamWire {
@@ -164,12 +175,21 @@ struct PairWire {
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
+/// `PushRequest.streams`.
+const STREAMS_TAG: u32 = 1;
+
 /// Decodes a plain-protobuf `PushRequest` (already snappy-decoded). Lines and
 /// label strings are slices of `body`.
+///
+/// Memory: the request's streams are counted first (a walk over the
+/// top-level keys), then decoded one at a time straight into their final
+/// form, so a push of many small streams costs one [`DecodedStream`] and
+/// its entries per stream, with no intermediate copy of the whole request.
 pub fn decode_push_proto(body: Bytes) -> Result<DecodedPush, DecodeError> {
-    let req = PushRequestWire::decode(body)?;
-    let mut streams = Vec::with_capacity(req.streams.len());
-    for (si, s) in req.streams.into_iter().enumerate() {
+    let count = stream_slices(&body).try_fold(0usize, |n, s| s.map(|_| n + 1))?;
+    let mut streams = Vec::with_capacity(count);
+    for (si, slice) in stream_slices(&body).enumerate() {
+        let s = StreamWire::decode(slice?)?;
         let mut entries = Vec::with_capacity(s.entries.len());
         for (ei, e) in s.entries.into_iter().enumerate() {
             let timestamp_ns = match e.timestamp {
@@ -199,6 +219,45 @@ pub fn decode_push_proto(body: Bytes) -> Result<DecodedPush, DecodeError> {
         });
     }
     Ok(DecodedPush { streams })
+}
+
+/// The encoded `StreamAdapter` messages of a `PushRequest`, as slices of
+/// `body`, in order; other fields are skipped as prost skips them.
+fn stream_slices(body: &Bytes) -> impl Iterator<Item = Result<Bytes, DecodeError>> + '_ {
+    use prost::bytes::Buf;
+    use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext};
+    let mut buf: &[u8] = body;
+    let mut failed = false;
+    std::iter::from_fn(move || loop {
+        if failed || !buf.has_remaining() {
+            return None;
+        }
+        let step = (|| {
+            let (tag, wire_type) = decode_key(&mut buf)?;
+            if tag == STREAMS_TAG && wire_type != WireType::LengthDelimited {
+                return Err(DecodeError::StreamsWireType(wire_type));
+            }
+            if tag != STREAMS_TAG {
+                skip_field(wire_type, tag, &mut buf, DecodeContext::default())?;
+                return Ok(None);
+            }
+            let len = usize::try_from(decode_varint(&mut buf)?).unwrap_or(usize::MAX);
+            if len > buf.len() {
+                return Err(DecodeError::Truncated { len });
+            }
+            let start = body.len() - buf.len();
+            buf.advance(len);
+            Ok(Some(body.slice(start..start + len)))
+        })();
+        match step {
+            Ok(None) => continue,
+            Ok(Some(slice)) => return Some(Ok(slice)),
+            Err(e) => {
+                failed = true;
+                return Some(Err(e));
+            }
+        }
+    })
 }
 
 fn lossy(b: &[u8]) -> String {

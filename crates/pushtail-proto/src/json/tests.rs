@@ -140,6 +140,18 @@ fn rejected() {
         ("{\"streams\":[", "stream 0: invalid json: EOF while parsing a list at line 1 column 12"),
         ("{} x", "invalid json: trailing characters at line 1 column 4"),
         (
+            r#"{"streams":[{"stream":{"a":"1"},"values":[["1","x"]]}],"streams":[{"stream":{"a":"2"},"values":[["1","y"]]}]}"#,
+            "duplicate key \"streams\": a push must not repeat it",
+        ),
+        (
+            r#"{"streams":[{"stream":{"a":"1"},"values":[["1","x"]],"values":[["2","y"]]}]}"#,
+            "stream 0: duplicate key \"values\": a push must not repeat it",
+        ),
+        (
+            r#"{"streams":[{"stream":{"a":"1"},"stream":{"a":"2"}}]}"#,
+            "stream 0: duplicate key \"stream\": a push must not repeat it",
+        ),
+        (
             &format!(r#"{{"streams":[{{"values":[["{}","x"]]}}]}}"#, "9".repeat(100)),
             &format!(
                 "stream 0: entry 0: invalid timestamp \"{}...\": expected a decimal string of nanoseconds",
@@ -235,5 +247,30 @@ proptest! {
                 let _ = s.labels.parse();
             }
         }
+    }
+}
+
+/// Loki (Go) replaces invalid UTF-8 and lone surrogate escapes in a JSON
+/// body with U+FFFD instead of rejecting the push.
+#[test]
+fn invalid_utf8_is_replaced_as_go_does() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"a\xffb", "a\u{FFFD}b"),
+        (b"\xe2\x82A", "\u{FFFD}\u{FFFD}A"),
+        (b"\\ud800", "\u{FFFD}"),
+        (b"x\\udfff\\ud83d\\ude00", "x\u{FFFD}\u{1F600}"),
+        (b"\\\\ud800", "\\ud800"),
+    ];
+    for (line, want) in cases {
+        let mut body = br#"{"streams":[{"stream":{"a":"b"},"values":[["1",""#.to_vec();
+        body.extend_from_slice(line);
+        body.extend_from_slice(br#""]]}]}"#);
+        let got = decode_push_json(&body).map_err(|e| e.to_string());
+        assert_eq!(
+            got,
+            Ok(one(&[("a", "b")], vec![entry(1, want, &[])])),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
     }
 }

@@ -139,10 +139,19 @@ fn invalid_utf8_lines_pass_through() {
 
 #[test]
 fn bad_protobuf_and_timestamps_are_errors() {
-    assert!(matches!(
-        decode_push_proto(Bytes::from_static(b"\x0a\x05ab")),
-        Err(DecodeError::Protobuf(_))
-    ));
+    let cases: &[&[u8]] = &[b"\x0a\x05ab", b"\x08\x01", b"\x0a\x02\x0a\x05", b"\x0a"];
+    for body in cases {
+        assert!(
+            matches!(
+                decode_push_proto(Bytes::from_static(body)),
+                Err(DecodeError::Protobuf(_) | DecodeError::Truncated { .. } | DecodeError::StreamsWireType(_))
+            ),
+            "{body:?}"
+        );
+    }
+    // Unknown top-level fields are skipped, as prost skips them.
+    let skipped = decode_push_proto(Bytes::from_static(b"\x10\x07\x0a\x00")).unwrap();
+    assert_eq!(skipped.streams.len(), 1);
     let req = logproto::PushRequest {
         streams: vec![logproto::StreamAdapter {
             entries: vec![logproto::EntryAdapter {
@@ -205,4 +214,15 @@ proptest! {
             }
         }
     }
+}
+
+/// Loki 3.6 accepts an empty label string as `{}`, as it accepts `{}`.
+#[test]
+fn empty_label_string_is_the_empty_set() {
+    for raw in ["", "{}", " { } "] {
+        let labels = RawLabels::Selector(Bytes::from(raw)).parse().unwrap();
+        assert_eq!(labels, LabelSet::empty(), "{raw:?}");
+    }
+    assert_eq!(RawLabels::Pairs(Vec::new()).parse().unwrap(), LabelSet::empty());
+    assert!(RawLabels::Selector(Bytes::from(" ")).parse().is_err());
 }
