@@ -3,6 +3,7 @@
 
 mod cli;
 mod forward;
+mod input;
 mod invariants;
 mod pipeline;
 mod receive;

@@ -154,7 +154,12 @@ mod tests {
             cache.get_or_compute(&0, &key, true, || 0);
             let inner = cache.lock();
             assert!(inner.bytes <= MAX_BYTES);
-            let held: usize = inner.map.values().flat_map(|m| m.keys()).map(|k| entry_cost(k)).sum();
+            let held: usize = inner
+                .map
+                .values()
+                .flat_map(|m| m.keys())
+                .map(|k| entry_cost(k))
+                .sum();
             assert_eq!(held, inner.bytes);
         }
         assert!(cache.lock().len < MAX_BYTES / MAX_KEY_LEN);

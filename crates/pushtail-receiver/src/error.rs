@@ -303,21 +303,29 @@ mod tests {
     #[test]
     fn bad_stream_bodies_are_capped() {
         let mut bad = BadStreams::default();
-        let kind = StreamErrorKind::Labels(
-            pushtail_proto::syntax::parse_labels(b"x").unwrap_err(),
-        );
+        let kind = StreamErrorKind::Labels(pushtail_proto::syntax::parse_labels(b"x").unwrap_err());
         for i in 0..100_000 {
             bad.push(Some(i), || Some("{a=\"b\"}".repeat(1000)), kind.clone());
         }
         let body = PushError::BadStreams(bad).to_string();
         assert!(body.len() <= 64 * 1024, "{} bytes", body.len());
-        assert!(body.starts_with("stream 0: invalid labels {a=\"b\"}"), "{body}");
+        assert!(
+            body.starts_with("stream 0: invalid labels {a=\"b\"}"),
+            "{body}"
+        );
         assert!(body.contains("stream 19: "), "{body}");
         assert!(!body.contains("stream 20: "), "{body}");
         assert!(body.ends_with("; ... and 99980 more bad streams"), "{body}");
         let mut one = BadStreams::default();
-        one.push(None, || None, StreamErrorKind::Relabeled(LabelError::InvalidName("a-b".into())));
-        assert_eq!(one.to_string(), "invalid labels: after relabeling: invalid label name \"a-b\"");
+        one.push(
+            None,
+            || None,
+            StreamErrorKind::Relabeled(LabelError::InvalidName("a-b".into())),
+        );
+        assert_eq!(
+            one.to_string(),
+            "invalid labels: after relabeling: invalid label name \"a-b\""
+        );
     }
 
     #[test]

@@ -126,7 +126,9 @@ impl ListenerState {
             (Endpoint::LegacyPush, Some(target)) => {
                 self.push(target, true, req, &mut request_bytes).await
             }
-            (Endpoint::Raw, Some(target)) => self.lines(target, None, req, &mut request_bytes).await,
+            (Endpoint::Raw, Some(target)) => {
+                self.lines(target, None, req, &mut request_bytes).await
+            }
             (Endpoint::Plain, Some(target)) => {
                 let rest = route.rest.to_owned();
                 self.lines(target, Some(&rest), req, &mut request_bytes)
@@ -232,11 +234,7 @@ impl ListenerState {
                     target.add_entries(&resolved, entries, &mut batches);
                 }
                 Ok(None) => {}
-                Err(kind) => bad.push(
-                    Some(index),
-                    || Some(quote_labels(&stream.labels)),
-                    kind,
-                ),
+                Err(kind) => bad.push(Some(index), || Some(quote_labels(&stream.labels)), kind),
             }
         }
         self.finish(target, batches, bad).await

@@ -89,11 +89,7 @@ impl Target {
     }
 
     /// Steps 2-5.
-    fn resolve_parsed(
-        &self,
-        labels: &LabelSet,
-        header_tenant: Option<&TenantId>,
-    ) -> Resolution {
+    fn resolve_parsed(&self, labels: &LabelSet, header_tenant: Option<&TenantId>) -> Resolution {
         let mut builder = labels.to_builder();
         for (name, value) in &self.spec.labels {
             builder.set(name, value);
@@ -109,19 +105,12 @@ impl Target {
             None => None,
         };
         builder.retain(|name, _| !name.starts_with("__"));
-        let labels = builder
-            .build()
-            .map_err(StreamErrorKind::Relabeled)?;
+        let labels = builder.build().map_err(StreamErrorKind::Relabeled)?;
         Ok(Some(Resolved { labels, tenant }))
     }
 
     /// Step 6 for one stream's entries, into `out`.
-    pub(crate) fn add_entries(
-        &self,
-        resolved: &Resolved,
-        entries: Vec<Entry>,
-        out: &mut BatchSet,
-    ) {
+    pub(crate) fn add_entries(&self, resolved: &Resolved, entries: Vec<Entry>, out: &mut BatchSet) {
         if self.spec.pipeline.is_empty() {
             out.append(&resolved.tenant, &resolved.labels, entries);
             return;

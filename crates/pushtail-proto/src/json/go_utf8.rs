@@ -104,9 +104,15 @@ mod tests {
             // A truncated 3-byte sequence: one U+FFFD per byte, as Go.
             (b"\"\xe2\x82A\"", Some("\"\u{FFFD}\u{FFFD}A\"".as_bytes())),
             // UTF-8-encoded surrogate and overlong NUL.
-            (b"\"\xed\xa0\x80\"", Some("\"\u{FFFD}\u{FFFD}\u{FFFD}\"".as_bytes())),
+            (
+                b"\"\xed\xa0\x80\"",
+                Some("\"\u{FFFD}\u{FFFD}\u{FFFD}\"".as_bytes()),
+            ),
             (b"\"\xc0\x80\"", Some("\"\u{FFFD}\u{FFFD}\"".as_bytes())),
-            (b"\"\xf0\x9f\x98\"", Some("\"\u{FFFD}\u{FFFD}\u{FFFD}\"".as_bytes())),
+            (
+                b"\"\xf0\x9f\x98\"",
+                Some("\"\u{FFFD}\u{FFFD}\u{FFFD}\"".as_bytes()),
+            ),
             (br#""\ud800""#, Some(br#""\ufffd""#)),
             (br#""\udc00x""#, Some(br#""\ufffdx""#)),
             (br#""\ud800\u0041""#, Some(br#""\ufffd\u0041""#)),

@@ -3,7 +3,8 @@
 //!
 //! Labels are a selector string (parsed per stream by the receiver, like a
 //! protobuf stream's), timestamps RFC3339 with optional fraction (Go's
-//! `time.Time`). Unknown keys are ignored, a repeated key is an error, and
+//! `time.Time`), structured metadata an optional `structuredMetadata` list of
+//! `{"name","value"}` objects. Unknown keys are ignored, a repeated key is an error, and
 //! text that is not valid UTF-8 is replaced as Go replaces it. Each line is
 //! its own allocation: this path is for old clients, not for volume.
 
@@ -33,6 +34,17 @@ struct LegacyEntry {
     ts: String,
     #[serde(default)]
     line: Option<String>,
+    #[serde(default, rename = "structuredMetadata")]
+    structured_metadata: Option<Vec<LegacyPair>>,
+}
+
+/// `logproto.LabelPairAdapter` as Go's JSON encoder writes it.
+#[derive(Deserialize)]
+struct LegacyPair {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    value: String,
 }
 
 /// Decodes a legacy JSON push body.
@@ -68,10 +80,16 @@ pub fn decode_push_json_legacy(body: &[u8]) -> Result<DecodedPush, DecodeError> 
                     entry: ei,
                     value: entry.ts.chars().take(64).collect(),
                 })?;
-            entries.push(Entry::new(
+            entries.push(Entry {
                 timestamp_ns,
-                Bytes::from(entry.line.unwrap_or_default()),
-            ));
+                line: Bytes::from(entry.line.unwrap_or_default()),
+                structured_metadata: entry
+                    .structured_metadata
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| (p.name, p.value))
+                    .collect(),
+            });
         }
         streams.push(DecodedStream {
             labels: RawLabels::Selector(Bytes::from(stream.labels.unwrap_or_default())),
@@ -84,6 +102,16 @@ pub fn decode_push_json_legacy(body: &[u8]) -> Result<DecodedPush, DecodeError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_structured_metadata() {
+        let body = br#"{"streams":[{"labels":"{a=\"b\"}","entries":[{"ts":"1970-01-01T00:00:00Z","line":"x","structuredMetadata":[{"name":"trace_id","value":"t1"}]}]}]}"#;
+        let push = decode_push_json_legacy(body).unwrap();
+        assert_eq!(
+            push.streams[0].entries[0].structured_metadata,
+            [("trace_id".to_owned(), "t1".to_owned())]
+        );
+    }
 
     #[test]
     fn legacy_bodies() {
@@ -145,11 +173,17 @@ mod tests {
                 br#"{"streams":[],"streams":[]}"#,
                 "invalid json: duplicate field `streams` at line 1 column 23",
             ),
-            (br#"{"streams":[{"entries":[{"line":"x"}]}]}"#, "invalid json: missing field `ts`"),
+            (
+                br#"{"streams":[{"entries":[{"line":"x"}]}]}"#,
+                "invalid json: missing field `ts`",
+            ),
         ];
         for (body, want) in bad {
             let got = decode_push_json_legacy(body).unwrap_err().to_string();
-            assert!(got.starts_with(want), "{got:?} does not start with {want:?}");
+            assert!(
+                got.starts_with(want),
+                "{got:?} does not start with {want:?}"
+            );
         }
     }
 }

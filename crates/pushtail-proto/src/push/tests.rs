@@ -144,7 +144,9 @@ fn bad_protobuf_and_timestamps_are_errors() {
         assert!(
             matches!(
                 decode_push_proto(Bytes::from_static(body)),
-                Err(DecodeError::Protobuf(_) | DecodeError::Truncated { .. } | DecodeError::StreamsWireType(_))
+                Err(DecodeError::Protobuf(_)
+                    | DecodeError::Truncated { .. }
+                    | DecodeError::StreamsWireType(_))
             ),
             "{body:?}"
         );
@@ -223,6 +225,9 @@ fn empty_label_string_is_the_empty_set() {
         let labels = RawLabels::Selector(Bytes::from(raw)).parse().unwrap();
         assert_eq!(labels, LabelSet::empty(), "{raw:?}");
     }
-    assert_eq!(RawLabels::Pairs(Vec::new()).parse().unwrap(), LabelSet::empty());
+    assert_eq!(
+        RawLabels::Pairs(Vec::new()).parse().unwrap(),
+        LabelSet::empty()
+    );
     assert!(RawLabels::Selector(Bytes::from(" ")).parse().is_err());
 }

@@ -309,7 +309,8 @@ async fn pipeline_stages_run_per_entry_and_regroup_streams() {
 async fn an_empty_label_set_is_accepted_on_every_path_in_any_order() {
     const PROTO: (&str, &str) = ("content-type", "application/x-protobuf");
     const JSON: (&str, &str) = ("content-type", "application/json");
-    let paths: Vec<(&str, &str, (&str, &str), Vec<u8>)> = vec![
+    let paths: Vec<(&str, &str, (&str, &str), Vec<u8>)> =
+        vec![
         (
             "json {}",
             "/loki/api/v1/push",
@@ -332,7 +333,13 @@ async fn an_empty_label_set_is_accepted_on_every_path_in_any_order() {
             let mut h = Harness::new(vec![target("job", "/")]);
             for (name, uri, ct, body) in [a, b] {
                 let (status, _, msg) = h.call(Method::POST, uri, &[*ct], body.clone()).await;
-                assert_eq!(status, StatusCode::NO_CONTENT, "{} then {}: {name}: {msg}", a.0, b.0);
+                assert_eq!(
+                    status,
+                    StatusCode::NO_CONTENT,
+                    "{} then {}: {name}: {msg}",
+                    a.0,
+                    b.0
+                );
                 assert_eq!(
                     h.lines(),
                     [("{}".to_owned(), "l".to_owned())],
@@ -352,15 +359,24 @@ async fn an_empty_label_set_is_accepted_on_every_path_in_any_order() {
 async fn many_stream_requests_do_not_churn_the_cache() {
     let mut h = Harness::new(vec![target("job", "/")]);
     let many: Vec<String> = (0..6000).map(|s| format!(r#"{{s="{s}"}}"#)).collect();
-    let refs: Vec<(&str, &[(i64, &str)])> = many.iter().map(|l| (l.as_str(), &[(1, "x")][..])).collect();
+    let refs: Vec<(&str, &[(i64, &str)])> =
+        many.iter().map(|l| (l.as_str(), &[(1, "x")][..])).collect();
     let body = protobuf(&refs);
     for round in 1..=2 {
         let (status, _, msg) = h
-            .call(Method::POST, "/loki/api/v1/push", &[("content-type", "application/x-protobuf")], body.clone())
+            .call(
+                Method::POST,
+                "/loki/api/v1/push",
+                &[("content-type", "application/x-protobuf")],
+                body.clone(),
+            )
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{msg}");
         assert_eq!(h.rows().len(), 6000);
-        assert_eq!(h.state.routing.load().targets[0].resolutions_computed(), 6000 * round);
+        assert_eq!(
+            h.state.routing.load().targets[0].resolutions_computed(),
+            6000 * round
+        );
     }
 }
 
@@ -371,13 +387,27 @@ async fn bad_stream_bodies_name_twenty_and_count_the_rest() {
     let mut h = Harness::new(vec![target("job", "/")]);
     let mut labels: Vec<String> = (0..5000).map(|s| format!(r#"{{s-{s}="x"}}"#)).collect();
     labels.push(r#"{ok="1"}"#.to_owned());
-    let refs: Vec<(&str, &[(i64, &str)])> = labels.iter().map(|l| (l.as_str(), &[(1, "x")][..])).collect();
+    let refs: Vec<(&str, &[(i64, &str)])> = labels
+        .iter()
+        .map(|l| (l.as_str(), &[(1, "x")][..]))
+        .collect();
     let (status, _, msg) = h
-        .call(Method::POST, "/loki/api/v1/push", &[("content-type", "application/x-protobuf")], protobuf(&refs))
+        .call(
+            Method::POST,
+            "/loki/api/v1/push",
+            &[("content-type", "application/x-protobuf")],
+            protobuf(&refs),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(msg.starts_with(r#"stream 0: invalid labels {s-0="x"}: "#), "{msg}");
-    assert!(msg.contains("stream 19: ") && !msg.contains("stream 20: "), "{msg}");
+    assert!(
+        msg.starts_with(r#"stream 0: invalid labels {s-0="x"}: "#),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("stream 19: ") && !msg.contains("stream 20: "),
+        "{msg}"
+    );
     assert!(msg.ends_with("; ... and 4980 more bad streams\n"), "{msg}");
     assert_eq!(h.lines(), [(r#"{ok="1"}"#.to_owned(), "x".to_owned())]);
 }
