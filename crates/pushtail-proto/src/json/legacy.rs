@@ -115,7 +115,9 @@ mod tests {
 
     #[test]
     fn legacy_bodies() {
-        let ok: &[(&str, &[(&str, &[(i64, &str)])])] = &[
+        /// (body, [(label string, [(timestamp, line)])]).
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a [(i64, &'a str)])]);
+        let ok: &[Case] = &[
             (
                 r#"{"streams":[{"labels":"{a=\"b\"}","entries":[{"ts":"2023-11-14T22:13:20.000000005Z","line":"hi"},{"ts":"1970-01-01T00:00:01+01:00","line":"x"}]}]}"#,
                 &[(

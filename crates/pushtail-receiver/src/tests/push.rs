@@ -309,7 +309,9 @@ async fn pipeline_stages_run_per_entry_and_regroup_streams() {
 async fn an_empty_label_set_is_accepted_on_every_path_in_any_order() {
     const PROTO: (&str, &str) = ("content-type", "application/x-protobuf");
     const JSON: (&str, &str) = ("content-type", "application/json");
-    let paths: Vec<(&str, &str, (&str, &str), Vec<u8>)> =
+    /// (name, path, content-type header, body).
+    type Path<'a> = (&'a str, &'a str, (&'a str, &'a str), Vec<u8>);
+    let paths: Vec<Path> =
         vec![
         (
             "json {}",
