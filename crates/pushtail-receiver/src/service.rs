@@ -21,7 +21,7 @@ use http_body_util::Full;
 use metrics_exporter_prometheus::PrometheusHandle;
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
-use pushtail_proto::push::RawLabels;
+use pushtail_proto::push::{DecodedPush, RawLabels};
 use pushtail_proto::tenant::TenantId;
 
 use crate::body::{content_encoding, header_tenant, push_format, read_limited};
@@ -120,11 +120,12 @@ impl ListenerState {
         let result = match (route.endpoint, target) {
             (Endpoint::Metrics, _) => self.render_metrics(),
             (Endpoint::Ready, _) => Ok(self.ready()),
-            (Endpoint::Push, Some(target)) => {
-                self.push(target, false, req, &mut request_bytes).await
-            }
-            (Endpoint::LegacyPush, Some(target)) => {
-                self.push(target, true, req, &mut request_bytes).await
+            (Endpoint::Push | Endpoint::LegacyPush, Some(_)) => {
+                let legacy = route.endpoint == Endpoint::LegacyPush;
+                match route.target.and_then(|t| TargetHandle::new(&routing, t)) {
+                    Some(handle) => self.push(handle, legacy, req, &mut request_bytes).await,
+                    None => Err(PushError::NotFound { path: path.clone() }),
+                }
             }
             (Endpoint::Raw, Some(target)) => {
                 self.lines(target, None, req, &mut request_bytes).await
@@ -186,7 +187,7 @@ impl ListenerState {
     /// stream's labels (cached), batch per tenant, hand off.
     async fn push<B>(
         &self,
-        target: &Target,
+        handle: TargetHandle,
         legacy: bool,
         req: Request<B>,
         request_bytes: &mut usize,
@@ -197,46 +198,24 @@ impl ListenerState {
     {
         let (parts, body) = req.into_parts();
         let headers = &parts.headers;
-        let spec = &target.spec;
+        let target = handle.get();
         let (tenant, encoding) = self.admit(target, headers)?;
         let format = push_format(headers)?;
-        let limit = spec.max_message_size;
+        let limit = target.spec.max_message_size;
         let body = read_limited(headers, body, limit).await?;
         *request_bytes = body.len();
         let owned_encoding = encoding.map(str::to_owned);
-        let push = DecodePermits::global()
+        let work = handle.clone();
+        // Decoding and the per-stream work run together (on the blocking
+        // pool for large or compressed bodies): the streams are allocated
+        // and turned into batches on one thread, so the allocator reuses
+        // what each step frees instead of growing one arena per thread.
+        let (batches, bad) = DecodePermits::global()
             .run(body.len(), encoding, move || {
-                decode_push(format, legacy, owned_encoding.as_deref(), body, limit)
+                let push = decode_push(format, legacy, owned_encoding.as_deref(), body, limit)?;
+                Ok(batch_push(work.get(), push, tenant.as_ref()))
             })
             .await?;
-        let mut batches = BatchSet::default();
-        let mut bad = BadStreams::default();
-        let mut clock = Clock::starting_now();
-        let mut key_buf = Vec::new();
-        let cache = target.should_cache(push.streams.len());
-        for (index, stream) in push.streams.into_iter().enumerate() {
-            let source = match stream.labels {
-                RawLabels::Selector(_) => Source::Selector,
-                RawLabels::Pairs(_) => Source::Pairs,
-            };
-            let key = label_key(&stream.labels, &mut key_buf);
-            let resolved = target.resolve(source, key, tenant.as_ref(), cache, || {
-                stream.labels.parse()
-            });
-            match resolved {
-                Ok(Some(resolved)) => {
-                    let mut entries = stream.entries;
-                    if !spec.use_incoming_timestamp {
-                        for e in &mut entries {
-                            e.timestamp_ns = clock.tick();
-                        }
-                    }
-                    target.add_entries(&resolved, entries, &mut batches);
-                }
-                Ok(None) => {}
-                Err(kind) => bad.push(Some(index), || Some(quote_labels(&stream.labels)), kind),
-            }
-        }
         self.finish(target, batches, bad).await
     }
 
@@ -322,6 +301,64 @@ impl ListenerState {
         target.count_written(entries);
         Ok(())
     }
+}
+
+/// A target of one routing snapshot, owned, so blocking work can hold it.
+#[derive(Clone)]
+struct TargetHandle {
+    routing: Arc<Routing>,
+    index: usize,
+}
+
+impl TargetHandle {
+    fn new(routing: &Arc<Routing>, index: usize) -> Option<Self> {
+        routing.targets.get(index)?;
+        Some(TargetHandle {
+            routing: Arc::clone(routing),
+            index,
+        })
+    }
+
+    fn get(&self) -> &Target {
+        // Checked in `new`; the routing it points into is immutable.
+        &self.routing.targets[self.index]
+    }
+}
+
+/// DESIGN §4 steps 1-6 for every stream of a decoded push: resolve its
+/// labels (cached), stamp receive times, run the pipeline, group by tenant.
+fn batch_push(
+    target: &Target,
+    push: DecodedPush,
+    tenant: Option<&TenantId>,
+) -> (BatchSet, BadStreams) {
+    let mut batches = BatchSet::default();
+    let mut bad = BadStreams::default();
+    let mut clock = Clock::starting_now();
+    let mut key_buf = Vec::new();
+    let cache = target.should_cache(push.streams.len());
+    for (index, stream) in push.streams.into_iter().enumerate() {
+        let source = match stream.labels {
+            RawLabels::Selector(_) => Source::Selector,
+            RawLabels::Pairs(_) => Source::Pairs,
+        };
+        let key = label_key(&stream.labels, &mut key_buf);
+        let resolved = target.resolve(source, key, tenant, cache, || stream.labels.parse());
+        match resolved {
+            Ok(Some(resolved)) => {
+                let mut entries = stream.entries;
+                if !target.spec.use_incoming_timestamp {
+                    for e in &mut entries {
+                        e.timestamp_ns = clock.tick();
+                    }
+                }
+                target.add_entries(&resolved, entries, &mut batches);
+            }
+            Ok(None) => {}
+            Err(kind) => bad.push(Some(index), || Some(quote_labels(&stream.labels)), kind),
+        }
+    }
+    (batches, bad)
 }
 
 fn with_route(mut resp: Response<Full<Bytes>>, label: &'static str) -> Response<Full<Bytes>> {
