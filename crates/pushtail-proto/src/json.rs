@@ -65,7 +65,14 @@ fn decode_valid(body: &[u8]) -> Result<DecodedPush, DecodeError> {
             source,
         })
     })?;
-    let lines = Bytes::from(ctx.lines.take());
+    let mut lines = ctx.lines.take();
+    // The buffer was reserved for the whole body; lines are usually a
+    // fraction of it, and the buffer lives as long as any of its entries
+    // (queued batches included), so give the rest back.
+    if lines.capacity() > 2 * lines.len() {
+        lines.shrink_to_fit();
+    }
+    let lines = Bytes::from(lines);
     let ranges = ctx.line_ranges.take();
     let entries = push.streams.iter_mut().flat_map(|s| &mut s.entries);
     for (entry, (start, end)) in entries.zip(ranges) {

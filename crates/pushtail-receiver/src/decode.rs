@@ -50,8 +50,9 @@ impl DecodePermits {
     }
 
     /// Runs `work` (decompressing and decoding a body of `body_len` bytes
-    /// with Content-Encoding `encoding`): inline when it is small and
-    /// uncompressed, else on the blocking pool once a permit is free.
+    /// with Content-Encoding `encoding`, and the per-stream work on what it
+    /// decoded): inline when the body is small and uncompressed, else on
+    /// the blocking pool once a permit is free.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         body_len: usize,
