@@ -26,7 +26,7 @@ use serde::de::{
 use serde_json::value::RawValue;
 
 use crate::model::Entry;
-use crate::push::{DecodeError, DecodedPush, DecodedStream, Location, RawLabels};
+use crate::push::{DecodeError, DecodedPush, DecodedStream, Location, RawLabels, MAX_STREAMS};
 
 /// Decodes a JSON push body.
 ///
@@ -203,6 +203,11 @@ impl<'de> Visitor<'de> for StreamsSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
         loop {
+            if out.len() == MAX_STREAMS {
+                return Err(self
+                    .0
+                    .fail(DecodeError::TooManyStreams { max: MAX_STREAMS }));
+            }
             self.0.stream.set(Some(out.len()));
             self.0.entry.set(None);
             // A `null` stream stays in place as an empty one, so indices in

@@ -126,6 +126,8 @@ pub enum DecodeError {
     },
     #[error("invalid protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    #[error("more than {max} streams in one push: split it")]
+    TooManyStreams { max: usize },
     #[error("{at}duplicate key {key:?}: a push must not repeat it")]
     DuplicateKey { at: Location, key: &'static str },
     #[error("stream {stream}: entry {entry}: invalid timestamp {value:?}: expected RFC3339")]
@@ -178,6 +180,13 @@ const NANOS_PER_SEC: i64 = 1_000_000_000;
 /// `PushRequest.streams`.
 const STREAMS_TAG: u32 = 1;
 
+/// Most streams one push may carry (Loki has no such limit, but its
+/// per-tenant stream limits refuse far fewer). A stream costs a few hundred
+/// bytes in memory but can be ten bytes on the wire, so without a cap a
+/// 100 MiB body could ask for gigabytes; with it, a push's streams cost at
+/// most a few hundred megabytes whatever its shape.
+pub const MAX_STREAMS: usize = 1_000_000;
+
 /// Decodes a plain-protobuf `PushRequest` (already snappy-decoded). Lines and
 /// label strings are slices of `body`.
 ///
@@ -187,6 +196,9 @@ const STREAMS_TAG: u32 = 1;
 /// its entries per stream, with no intermediate copy of the whole request.
 pub fn decode_push_proto(body: Bytes) -> Result<DecodedPush, DecodeError> {
     let count = stream_slices(&body).try_fold(0usize, |n, s| s.map(|_| n + 1))?;
+    if count > MAX_STREAMS {
+        return Err(DecodeError::TooManyStreams { max: MAX_STREAMS });
+    }
     let mut streams = Vec::with_capacity(count);
     for (si, slice) in stream_slices(&body).enumerate() {
         let s = StreamWire::decode(slice?)?;

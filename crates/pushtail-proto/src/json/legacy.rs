@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::go_utf8;
 use crate::model::Entry;
-use crate::push::{DecodeError, DecodedPush, DecodedStream, Location, RawLabels};
+use crate::push::{DecodeError, DecodedPush, DecodedStream, Location, RawLabels, MAX_STREAMS};
 
 #[derive(Deserialize)]
 struct LegacyPush {
@@ -63,8 +63,12 @@ pub fn decode_push_json_legacy(body: &[u8]) -> Result<DecodedPush, DecodeError> 
             source,
         })?,
     };
-    let mut streams = Vec::new();
-    for (si, stream) in parsed.streams.unwrap_or_default().into_iter().enumerate() {
+    let all = parsed.streams.unwrap_or_default();
+    if all.len() > MAX_STREAMS {
+        return Err(DecodeError::TooManyStreams { max: MAX_STREAMS });
+    }
+    let mut streams = Vec::with_capacity(all.len());
+    for (si, stream) in all.into_iter().enumerate() {
         let stream = stream.unwrap_or(LegacyStream {
             labels: None,
             entries: None,

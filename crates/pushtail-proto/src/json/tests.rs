@@ -274,3 +274,15 @@ fn invalid_utf8_is_replaced_as_go_does() {
         );
     }
 }
+
+#[test]
+fn too_many_streams_is_an_error() {
+    let mut body = String::from(r#"{"streams":["#);
+    body.push_str(&"{},".repeat(crate::push::MAX_STREAMS));
+    body.push_str("{}]}");
+    let err = decode_push_json(body.as_bytes()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "more than 1000000 streams in one push: split it"
+    );
+}

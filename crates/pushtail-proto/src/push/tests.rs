@@ -231,3 +231,16 @@ fn empty_label_string_is_the_empty_set() {
     );
     assert!(RawLabels::Selector(Bytes::from(" ")).parse().is_err());
 }
+
+#[test]
+fn too_many_streams_is_an_error() {
+    // The smallest stream: an empty StreamAdapter (two bytes).
+    let body: Vec<u8> = b"\x0a\x00".repeat(MAX_STREAMS + 1);
+    let err = decode_push_proto(Bytes::from(body)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "more than 1000000 streams in one push: split it"
+    );
+    let ok: Vec<u8> = b"\x0a\x00".repeat(3);
+    assert_eq!(decode_push_proto(Bytes::from(ok)).unwrap().streams.len(), 3);
+}
