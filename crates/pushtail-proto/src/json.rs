@@ -26,7 +26,9 @@ use serde::de::{
 use serde_json::value::RawValue;
 
 use crate::model::Entry;
-use crate::push::{DecodeError, DecodedPush, DecodedStream, Location, RawLabels, MAX_STREAMS};
+use crate::push::{
+    DecodeError, DecodedPush, DecodedStream, LabelPairs, Location, RawLabels, MAX_STREAMS,
+};
 
 /// Decodes a JSON push body.
 ///
@@ -215,7 +217,7 @@ impl<'de> Visitor<'de> for StreamsSeed<'_> {
             match seq.next_element_seed(OptionSeed(StreamSeed(self.0)))? {
                 None => break,
                 Some(s) => out.push(s.unwrap_or(DecodedStream {
-                    labels: RawLabels::Pairs(Vec::new()),
+                    labels: RawLabels::Pairs(LabelPairs::default()),
                     entries: Vec::new(),
                 })),
             }
@@ -297,37 +299,40 @@ impl<'de> Visitor<'de> for StreamSeed<'_> {
             }
         }
         Ok(DecodedStream {
-            labels: RawLabels::Pairs(labels),
+            labels: RawLabels::Pairs(LabelPairs::from_packed(labels)),
             entries,
         })
     }
 }
 
+/// A stream's labels, packed as [`LabelPairs`] expects.
 struct LabelsSeed<'c>(&'c Ctx);
 
 impl<'de> DeserializeSeed<'de> for LabelsSeed<'_> {
-    type Value = Vec<(String, String)>;
+    type Value = Vec<u8>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for LabelsSeed<'_> {
-    type Value = Vec<(String, String)>;
+    type Value = Vec<u8>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a label object {\"name\": \"value\"}")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(name) = map.next_key::<String>()? {
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let raw: &'de RawValue = map.next_value()?;
             let text = raw.get();
-            let value = match text.as_bytes().first() {
+            let value: std::borrow::Cow<'_, str> = match text.as_bytes().first() {
                 Some(b'"') => match text.get(1..text.len() - 1) {
-                    Some(inner) if !inner.contains('\\') => inner.to_owned(),
-                    _ => serde_json::from_str::<String>(text).map_err(de::Error::custom)?,
+                    Some(inner) if !inner.contains('\\') => inner.into(),
+                    _ => serde_json::from_str::<String>(text)
+                        .map_err(de::Error::custom)?
+                        .into(),
                 },
-                Some(b'-' | b'0'..=b'9') => text.to_owned(),
+                Some(b'-' | b'0'..=b'9') => text.into(),
                 _ => {
                     let stream = self.0.stream();
                     return Err(self.0.fail(DecodeError::InvalidLabelValue {
@@ -337,8 +342,9 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
                     }));
                 }
             };
-            out.push((name, value));
+            LabelPairs::pack(&mut out, &name, &value);
         }
+        out.shrink_to_fit();
         Ok(out)
     }
 }

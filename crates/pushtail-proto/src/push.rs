@@ -50,7 +50,61 @@ pub enum RawLabels {
     Selector(Bytes),
     /// Name/value pairs from a JSON `stream` object, in received order,
     /// not validated.
-    Pairs(Vec<(String, String)>),
+    Pairs(LabelPairs),
+}
+
+/// Label pairs packed into one buffer as `name 0xFF value 0xFE` each
+/// (bytes no UTF-8 text contains), so a JSON stream's labels are one
+/// allocation rather than two per pair, and the packed bytes are the
+/// receiver's cache key as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LabelPairs(Box<[u8]>);
+
+const NAME_END: u8 = 0xff;
+
+/// One packed part as text (always valid: it was packed from a `&str`).
+fn text(b: Option<&[u8]>) -> &str {
+    std::str::from_utf8(b.unwrap_or_default()).unwrap_or_default()
+}
+const PAIR_END: u8 = 0xfe;
+
+impl LabelPairs {
+    /// Appends one pair to a buffer being packed (see [`LabelPairs::from_packed`]).
+    pub fn pack(buf: &mut Vec<u8>, name: &str, value: &str) {
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(NAME_END);
+        buf.extend_from_slice(value.as_bytes());
+        buf.push(PAIR_END);
+    }
+
+    /// The pairs of a buffer filled by [`LabelPairs::pack`].
+    pub fn from_packed(buf: Vec<u8>) -> Self {
+        LabelPairs(buf.into_boxed_slice())
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut buf = Vec::new();
+        for (name, value) in pairs {
+            Self::pack(&mut buf, name, value);
+        }
+        Self::from_packed(buf)
+    }
+
+    /// The packed bytes: distinct pairs give distinct bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The pairs in received order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.0
+            .split(|&b| b == PAIR_END)
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let mut parts = pair.splitn(2, |&b| b == NAME_END);
+                (text(parts.next()), text(parts.next()))
+            })
+    }
 }
 
 impl RawLabels {
@@ -62,7 +116,7 @@ impl RawLabels {
             // it accepts `{}`.
             RawLabels::Selector(s) if s.is_empty() => Ok(LabelSet::empty()),
             RawLabels::Selector(s) => parse_labels(s),
-            RawLabels::Pairs(p) => Ok(LabelSet::from_pairs(p.iter().cloned())?),
+            RawLabels::Pairs(p) => Ok(LabelSet::from_pairs(p.iter())?),
         }
     }
 }

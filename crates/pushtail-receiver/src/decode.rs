@@ -135,20 +135,11 @@ fn body_error(e: BodyError, limit: usize) -> PushError {
 }
 
 /// The cache key of a stream's labels: the selector bytes as received, or
-/// the JSON pairs joined with separators no valid name contains.
-pub(crate) fn label_key<'a>(raw: &'a RawLabels, buf: &'a mut Vec<u8>) -> &'a [u8] {
+/// the JSON pairs as packed (joined with separators no text contains).
+pub(crate) fn label_key(raw: &RawLabels) -> &[u8] {
     match raw {
         RawLabels::Selector(s) => s,
-        RawLabels::Pairs(pairs) => {
-            buf.clear();
-            for (name, value) in pairs {
-                buf.extend_from_slice(name.as_bytes());
-                buf.push(0xff);
-                buf.extend_from_slice(value.as_bytes());
-                buf.push(0xfe);
-            }
-            buf
-        }
+        RawLabels::Pairs(pairs) => pairs.as_bytes(),
     }
 }
 

@@ -335,14 +335,13 @@ fn batch_push(
     let mut batches = BatchSet::default();
     let mut bad = BadStreams::default();
     let mut clock = Clock::starting_now();
-    let mut key_buf = Vec::new();
     let cache = target.should_cache(push.streams.len());
     for (index, stream) in push.streams.into_iter().enumerate() {
         let source = match stream.labels {
             RawLabels::Selector(_) => Source::Selector,
             RawLabels::Pairs(_) => Source::Pairs,
         };
-        let key = label_key(&stream.labels, &mut key_buf);
+        let key = label_key(&stream.labels);
         let resolved = target.resolve(source, key, tenant, cache, || stream.labels.parse());
         match resolved {
             Ok(Some(resolved)) => {

@@ -22,7 +22,7 @@ fn entry(ts: i64, line: &str, sm: &[(&str, &str)]) -> Entry {
 fn one(labels: &[(&str, &str)], entries: Vec<Entry>) -> DecodedPush {
     DecodedPush {
         streams: vec![DecodedStream {
-            labels: RawLabels::Pairs(pairs(labels)),
+            labels: RawLabels::Pairs(LabelPairs::from_pairs(labels.iter().copied())),
             entries,
         }],
     }
@@ -180,7 +180,7 @@ fn raw_labels_parse_like_loki() {
             Err("duplicate label name \"a\""),
         ),
     ] {
-        let got = RawLabels::Pairs(pairs(labels)).parse();
+        let got = RawLabels::Pairs(LabelPairs::from_pairs(labels.iter().copied())).parse();
         assert_eq!(
             got.as_ref().map(|l| l.as_str()).map_err(|e| e.to_string()),
             want.map_err(str::to_owned),

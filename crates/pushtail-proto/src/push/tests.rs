@@ -226,7 +226,7 @@ fn empty_label_string_is_the_empty_set() {
         assert_eq!(labels, LabelSet::empty(), "{raw:?}");
     }
     assert_eq!(
-        RawLabels::Pairs(Vec::new()).parse().unwrap(),
+        RawLabels::Pairs(LabelPairs::default()).parse().unwrap(),
         LabelSet::empty()
     );
     assert!(RawLabels::Selector(Bytes::from(" ")).parse().is_err());
@@ -243,4 +243,21 @@ fn too_many_streams_is_an_error() {
     );
     let ok: Vec<u8> = b"\x0a\x00".repeat(3);
     assert_eq!(decode_push_proto(Bytes::from(ok)).unwrap().streams.len(), 3);
+}
+
+#[test]
+fn label_pairs_pack_and_unpack() {
+    let cases: &[&[(&str, &str)]] = &[
+        &[],
+        &[("a", "b")],
+        &[("a", ""), ("", "v"), ("é", "x\u{FFFD}y"), ("n", "42")],
+    ];
+    for pairs in cases {
+        let packed = LabelPairs::from_pairs(pairs.iter().copied());
+        assert_eq!(packed.iter().collect::<Vec<_>>(), *pairs);
+    }
+    // Different pairs never pack to the same bytes.
+    let a = LabelPairs::from_pairs([("ab", "c")]);
+    let b = LabelPairs::from_pairs([("a", "bc")]);
+    assert_ne!(a.as_bytes(), b.as_bytes());
 }
