@@ -116,23 +116,23 @@ impl ListenerState {
             return with_route(err.into_response(), route.label);
         }
         let mut request_bytes = 0;
-        let target = route.target.and_then(|t| routing.targets.get(t));
+        let target = route.target.and_then(|t| TargetHandle::new(&routing, t));
         let result = match (route.endpoint, target) {
             (Endpoint::Metrics, _) => self.render_metrics(),
             (Endpoint::Ready, _) => Ok(self.ready()),
-            (Endpoint::Push | Endpoint::LegacyPush, Some(_)) => {
-                let legacy = route.endpoint == Endpoint::LegacyPush;
-                match route.target.and_then(|t| TargetHandle::new(&routing, t)) {
-                    Some(handle) => self.push(handle, legacy, req, &mut request_bytes).await,
-                    None => Err(PushError::NotFound { path: path.clone() }),
-                }
+            (Endpoint::Push, Some(target)) => {
+                self.push(target, false, req, &mut request_bytes).await
+            }
+            (Endpoint::LegacyPush, Some(target)) => {
+                self.push(target, true, req, &mut request_bytes).await
             }
             (Endpoint::Raw, Some(target)) => {
-                self.lines(target, None, req, &mut request_bytes).await
+                self.lines(target.get(), None, req, &mut request_bytes)
+                    .await
             }
             (Endpoint::Plain, Some(target)) => {
                 let rest = route.rest.to_owned();
-                self.lines(target, Some(&rest), req, &mut request_bytes)
+                self.lines(target.get(), Some(&rest), req, &mut request_bytes)
                     .await
             }
             (Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain, None) => {
