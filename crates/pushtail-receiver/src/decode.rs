@@ -28,8 +28,35 @@ use crate::error::{excerpt, PushError};
 /// Longest label text quoted back in an error body.
 const QUOTE_MAX: usize = 256;
 
-/// Bodies up to this size without a Content-Encoding are decoded inline.
+/// Bodies up to this size that also decompress to at most this size are
+/// decoded inline.
 const INLINE_MAX: usize = 64 * 1024;
+/// A protobuf body's snappy block may expand this far and still count as
+/// cheap (snappy is a fast memcpy-like decoder).
+const INLINE_SNAPPY_MAX: usize = 16 * INLINE_MAX;
+
+/// True when decoding `body` is cheap enough to do inline: it is small and
+/// so is what it decompresses to. Checked by decompressing at most
+/// [`INLINE_MAX`] bytes (itself cheap), so a small polite gzip push never
+/// queues behind decompression bombs while a bomb stops at the budget and
+/// takes the queue. `snappy`: the result is a snappy block (protobuf).
+pub(crate) fn is_cheap(body: &Bytes, encoding: Option<&str>, snappy: bool) -> bool {
+    if body.len() > INLINE_MAX {
+        return false;
+    }
+    let Ok(enc) = ContentEncoding::from_header(encoding) else {
+        return true; // refused at once
+    };
+    let inner = match enc {
+        ContentEncoding::Snappy if snappy => body.clone(),
+        _ => match decode_body(enc, body.clone(), INLINE_MAX) {
+            Ok(inner) => inner,
+            Err(BodyError::TooLarge { .. }) => return false,
+            Err(_) => return true, // refused at once
+        },
+    };
+    !snappy || snap::raw::decompress_len(&inner).map_or(true, |n| n <= INLINE_SNAPPY_MAX)
+}
 
 /// The process-wide bound on concurrent decoding work.
 pub(crate) struct DecodePermits(Semaphore);
@@ -49,18 +76,15 @@ impl DecodePermits {
         &PERMITS
     }
 
-    /// Runs `work` (decompressing and decoding a body of `body_len` bytes
-    /// with Content-Encoding `encoding`, and the per-stream work on what it
-    /// decoded): inline when the body is small and uncompressed, else on
-    /// the blocking pool once a permit is free.
+    /// Runs `work` (decompressing and decoding a body, and the per-stream
+    /// work on what it decoded): inline when `cheap` (see [`is_cheap`]),
+    /// else on the blocking pool once a permit is free.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
-        body_len: usize,
-        encoding: Option<&str>,
+        cheap: bool,
         work: impl FnOnce() -> Result<T, PushError> + Send + 'static,
     ) -> Result<T, PushError> {
-        let identity = encoding.is_none_or(|e| e.trim().eq_ignore_ascii_case("identity"));
-        if identity && body_len <= INLINE_MAX {
+        if cheap {
             return work();
         }
         // The semaphore is never closed; if it were, decoding unbounded
@@ -182,7 +206,7 @@ mod tests {
                 let (running, peak) = (Arc::clone(&running), Arc::clone(&peak));
                 tokio::spawn(async move {
                     permits
-                        .run(1, Some("gzip"), move || {
+                        .run(false, move || {
                             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                             peak.fetch_max(now, Ordering::SeqCst);
                             std::thread::sleep(std::time::Duration::from_millis(5));
@@ -199,10 +223,81 @@ mod tests {
         assert_eq!(peak.load(Ordering::SeqCst), 2);
         assert_eq!(permits.available(), 2);
 
-        // With every permit taken, a small uncompressed body still decodes.
+        // With every permit taken, cheap work still runs.
         let held = permits.0.acquire_many(2).await.unwrap();
-        let small = permits.run(INLINE_MAX, None, || Ok(7)).await.unwrap();
+        let small = permits.run(true, || Ok(7)).await.unwrap();
         assert_eq!(small, 7);
         drop(held);
+    }
+
+    /// Small bodies that decompress small are cheap; bombs, big bodies and
+    /// large snappy blocks are not.
+    #[test]
+    fn cheap_bodies() {
+        use std::io::Write;
+        let gzip = |data: &[u8]| {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(data).unwrap();
+            Bytes::from(enc.finish().unwrap())
+        };
+        let snappy =
+            |data: &[u8]| Bytes::from(snap::raw::Encoder::new().compress_vec(data).unwrap());
+        let cases: Vec<(&str, Bytes, Option<&str>, bool, bool)> = vec![
+            ("small json", Bytes::from_static(b"{}"), None, false, true),
+            (
+                "identity",
+                Bytes::from_static(b"{}"),
+                Some("identity"),
+                false,
+                true,
+            ),
+            (
+                "big body",
+                Bytes::from(vec![b' '; INLINE_MAX + 1]),
+                None,
+                false,
+                false,
+            ),
+            (
+                "small gzip",
+                gzip(b"{\"streams\":[]}"),
+                Some("gzip"),
+                false,
+                true,
+            ),
+            (
+                "gzip bomb",
+                gzip(&vec![0; 10 << 20]),
+                Some("gzip"),
+                false,
+                false,
+            ),
+            ("small snappy", snappy(b"abc"), None, true, true),
+            ("snappy bomb", snappy(&vec![0; 4 << 20]), None, true, false),
+            (
+                "snappy bomb as content-encoding",
+                snappy(&vec![0; 4 << 20]),
+                Some("snappy"),
+                true,
+                false,
+            ),
+            (
+                "gzip of a snappy bomb",
+                gzip(&snappy(&vec![0; 4 << 20])),
+                Some("gzip"),
+                true,
+                false,
+            ),
+            (
+                "unknown encoding",
+                Bytes::from_static(b"x"),
+                Some("br"),
+                false,
+                true,
+            ),
+        ];
+        for (name, body, encoding, is_snappy, want) in cases {
+            assert_eq!(is_cheap(&body, encoding, is_snappy), want, "{name}");
+        }
     }
 }

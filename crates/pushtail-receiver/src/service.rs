@@ -24,8 +24,11 @@ use pushtail_proto::model::Entry;
 use pushtail_proto::push::{DecodedPush, RawLabels};
 use pushtail_proto::tenant::TenantId;
 
+use crate::body::Format;
 use crate::body::{content_encoding, header_tenant, push_format, read_limited};
-use crate::decode::{decode_encoding, decode_push, label_key, quote_labels, DecodePermits};
+use crate::decode::{
+    decode_encoding, decode_push, is_cheap, label_key, quote_labels, DecodePermits,
+};
 use crate::error::{text_response, BadStreams, PushError};
 use crate::handoff::Handoff;
 use crate::layers::{RequestBytes, RouteLabel};
@@ -210,8 +213,9 @@ impl ListenerState {
         // pool for large or compressed bodies): the streams are allocated
         // and turned into batches on one thread, so the allocator reuses
         // what each step frees instead of growing one arena per thread.
+        let cheap = is_cheap(&body, encoding, format == Format::Protobuf);
         let (batches, bad) = DecodePermits::global()
-            .run(body.len(), encoding, move || {
+            .run(cheap, move || {
                 let push = decode_push(format, legacy, owned_encoding.as_deref(), body, limit)?;
                 Ok(batch_push(work.get(), push, tenant.as_ref()))
             })
@@ -250,8 +254,9 @@ impl ListenerState {
         let body = read_limited(headers, body, limit).await?;
         *request_bytes = body.len();
         let owned_encoding = encoding.map(str::to_owned);
+        let cheap = is_cheap(&body, encoding, false);
         let body = DecodePermits::global()
-            .run(body.len(), encoding, move || {
+            .run(cheap, move || {
                 decode_encoding(owned_encoding.as_deref(), body, limit)
             })
             .await?;
