@@ -10,9 +10,9 @@
 //! pool under a process-wide [`DecodePermits`] semaphore with one permit per
 //! core, handed out first come first served, so a client looping bombs
 //! holds at most its share of decoders and never the async workers that
-//! accept, read and answer everyone else. Small uncompressed bodies are
-//! decoded inline, without a permit: they are cheap and must not queue
-//! behind bombs.
+//! accept, read and answer everyone else. Small bodies that decompress
+//! small ([`is_cheap`]) are decoded inline, without a permit: they are
+//! cheap and must not queue behind bombs.
 
 use std::sync::LazyLock;
 
