@@ -4,6 +4,7 @@
 mod cli;
 mod edge;
 mod forward;
+mod input;
 mod invariants;
 mod pipeline;
 mod receive;

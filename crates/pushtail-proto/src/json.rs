@@ -26,13 +26,30 @@ use serde::de::{
 use serde_json::value::RawValue;
 
 use crate::model::Entry;
-use crate::push::{DecodeError, DecodedPush, DecodedStream, Location, RawLabels};
+use crate::push::{
+    DecodeError, DecodedPush, DecodedStream, LabelPairs, Location, RawLabels, MAX_STREAMS,
+};
 
 /// Decodes a JSON push body.
+///
+/// Text that is not valid UTF-8 (invalid bytes, lone surrogate escapes) is
+/// replaced with U+FFFD as Go's decoder replaces it, so Loki and pushtail
+/// accept the same bodies: the body is decoded as it is first, and only if
+/// that fails is it rewritten and decoded again (valid bodies pay nothing).
 pub fn decode_push_json(body: &[u8]) -> Result<DecodedPush, DecodeError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::EmptyBody);
     }
+    match decode_valid(body) {
+        Ok(push) => Ok(push),
+        Err(err) => match go_utf8::coerce(body) {
+            Some(coerced) => decode_valid(&coerced),
+            None => Err(err),
+        },
+    }
+}
+
+fn decode_valid(body: &[u8]) -> Result<DecodedPush, DecodeError> {
     let ctx = Ctx::default();
     // Every line goes into one buffer (at most the body's size), frozen and
     // sliced at the end: one allocation per request, not one per line.
@@ -50,7 +67,14 @@ pub fn decode_push_json(body: &[u8]) -> Result<DecodedPush, DecodeError> {
             source,
         })
     })?;
-    let lines = Bytes::from(ctx.lines.take());
+    let mut lines = ctx.lines.take();
+    // The buffer was reserved for the whole body; lines are usually a
+    // fraction of it, and the buffer lives as long as any of its entries
+    // (queued batches included), so give the rest back.
+    if lines.capacity() > 2 * lines.len() {
+        lines.shrink_to_fit();
+    }
+    let lines = Bytes::from(lines);
     let ranges = ctx.line_ranges.take();
     let entries = push.streams.iter_mut().flat_map(|s| &mut s.entries);
     for (entry, (start, end)) in entries.zip(ranges) {
@@ -132,9 +156,18 @@ impl<'de> Visitor<'de> for PushSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DecodedPush, A::Error> {
         let mut push = DecodedPush::default();
+        let mut seen = false;
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Streams => push.streams = map.next_value_seed(StreamsSeed(self.0))?,
+                Key::Streams => {
+                    if std::mem::replace(&mut seen, true) {
+                        return Err(self.0.fail(DecodeError::DuplicateKey {
+                            at: Location::default(),
+                            key: "streams",
+                        }));
+                    }
+                    push.streams = map.next_value_seed(StreamsSeed(self.0))?
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -172,6 +205,11 @@ impl<'de> Visitor<'de> for StreamsSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
         loop {
+            if out.len() == MAX_STREAMS {
+                return Err(self
+                    .0
+                    .fail(DecodeError::TooManyStreams { max: MAX_STREAMS }));
+            }
             self.0.stream.set(Some(out.len()));
             self.0.entry.set(None);
             // A `null` stream stays in place as an empty one, so indices in
@@ -179,7 +217,7 @@ impl<'de> Visitor<'de> for StreamsSeed<'_> {
             match seq.next_element_seed(OptionSeed(StreamSeed(self.0)))? {
                 None => break,
                 Some(s) => out.push(s.unwrap_or(DecodedStream {
-                    labels: RawLabels::Pairs(Vec::new()),
+                    labels: RawLabels::Pairs(LabelPairs::default()),
                     entries: Vec::new(),
                 })),
             }
@@ -231,8 +269,24 @@ impl<'de> Visitor<'de> for StreamSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DecodedStream, A::Error> {
         let mut labels = Vec::new();
         let mut entries = Vec::new();
+        let (mut seen_stream, mut seen_values) = (false, false);
+        let duplicate = |key| {
+            self.0.fail(DecodeError::DuplicateKey {
+                at: Location {
+                    stream: Some(self.0.stream()),
+                    entry: None,
+                },
+                key,
+            })
+        };
         while let Some(key) = map.next_key::<Key>()? {
             match key {
+                Key::Stream if std::mem::replace(&mut seen_stream, true) => {
+                    return Err(duplicate("stream"))
+                }
+                Key::Values if std::mem::replace(&mut seen_values, true) => {
+                    return Err(duplicate("values"))
+                }
                 Key::Stream => {
                     labels = map
                         .next_value_seed(OptionSeed(LabelsSeed(self.0)))?
@@ -245,37 +299,40 @@ impl<'de> Visitor<'de> for StreamSeed<'_> {
             }
         }
         Ok(DecodedStream {
-            labels: RawLabels::Pairs(labels),
+            labels: RawLabels::Pairs(LabelPairs::from_packed(labels)),
             entries,
         })
     }
 }
 
+/// A stream's labels, packed as [`LabelPairs`] expects.
 struct LabelsSeed<'c>(&'c Ctx);
 
 impl<'de> DeserializeSeed<'de> for LabelsSeed<'_> {
-    type Value = Vec<(String, String)>;
+    type Value = Vec<u8>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for LabelsSeed<'_> {
-    type Value = Vec<(String, String)>;
+    type Value = Vec<u8>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a label object {\"name\": \"value\"}")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
-        while let Some(name) = map.next_key::<String>()? {
+        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let raw: &'de RawValue = map.next_value()?;
             let text = raw.get();
-            let value = match text.as_bytes().first() {
+            let value: std::borrow::Cow<'_, str> = match text.as_bytes().first() {
                 Some(b'"') => match text.get(1..text.len() - 1) {
-                    Some(inner) if !inner.contains('\\') => inner.to_owned(),
-                    _ => serde_json::from_str::<String>(text).map_err(de::Error::custom)?,
+                    Some(inner) if !inner.contains('\\') => inner.into(),
+                    _ => serde_json::from_str::<String>(text)
+                        .map_err(de::Error::custom)?
+                        .into(),
                 },
-                Some(b'-' | b'0'..=b'9') => text.to_owned(),
+                Some(b'-' | b'0'..=b'9') => text.into(),
                 _ => {
                     let stream = self.0.stream();
                     return Err(self.0.fail(DecodeError::InvalidLabelValue {
@@ -285,8 +342,9 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
                     }));
                 }
             };
-            out.push((name, value));
+            LabelPairs::pack(&mut out, &name, &value);
         }
+        out.shrink_to_fit();
         Ok(out)
     }
 }
@@ -536,7 +594,10 @@ fn clip(s: &str) -> String {
 }
 
 mod encode;
+mod go_utf8;
+mod legacy;
 pub use encode::encode_push_json;
+pub use legacy::decode_push_json_legacy;
 
 #[cfg(test)]
 mod tests;

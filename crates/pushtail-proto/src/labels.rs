@@ -36,10 +36,18 @@ pub struct LabelSet {
     inner: Arc<Inner>,
 }
 
+/// One allocation for the text, one for the offsets (plus the `Arc`),
+/// however many labels: a set is kept per distinct stream of a request and
+/// per cached resolution, so its size is most of a stream's cost.
 struct Inner {
-    pairs: Vec<(String, String)>,
-    rendered: String,
-    /// Hash of `rendered`, computed once, so maps keyed by label set (the
+    /// The canonical rendering, then every name and value unescaped,
+    /// back to back: `{a="x", b="y"}axby`.
+    text: Box<str>,
+    /// Where the rendering ends and, per pair, where its name and its value
+    /// end in `text`.
+    rendered_len: usize,
+    ends: Box<[usize]>,
+    /// Hash of the rendering, computed once, so maps keyed by label set (the
     /// client's batches, the receiver's per-request grouping) hash 8 bytes
     /// instead of the whole rendering for every lookup.
     hash: u64,
@@ -76,64 +84,89 @@ impl LabelSet {
     }
 
     fn from_sorted_unchecked(pairs: Vec<(String, String)>) -> Self {
-        let mut rendered = String::with_capacity(
-            2 + pairs
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 5)
-                .sum::<usize>(),
-        );
+        let raw: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let mut text = String::with_capacity(2 + raw + 5 * pairs.len() + raw);
         render_into(
-            &mut rendered,
+            &mut text,
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
+        let rendered_len = text.len();
         let hash = {
             let mut h = std::hash::DefaultHasher::new();
-            rendered.hash(&mut h);
+            text.hash(&mut h);
             h.finish()
         };
+        let mut ends = Vec::with_capacity(2 * pairs.len());
+        for (k, v) in &pairs {
+            text.push_str(k);
+            ends.push(text.len());
+            text.push_str(v);
+            ends.push(text.len());
+        }
         LabelSet {
             inner: Arc::new(Inner {
-                pairs,
-                rendered,
+                text: text.into_boxed_str(),
+                rendered_len,
+                ends: ends.into_boxed_slice(),
                 hash,
             }),
         }
     }
 
+    /// The `i`th pair in name order.
+    fn pair(&self, i: usize) -> (&str, &str) {
+        let inner = &*self.inner;
+        let start = match i {
+            0 => inner.rendered_len,
+            _ => inner.ends[2 * i - 1],
+        };
+        let (name_end, value_end) = (inner.ends[2 * i], inner.ends[2 * i + 1]);
+        (
+            &inner.text[start..name_end],
+            &inner.text[name_end..value_end],
+        )
+    }
+
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        let pairs = &self.inner.pairs;
-        pairs
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
-            .ok()
-            .map(|i| pairs[i].1.as_str())
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (k, v) = self.pair(mid);
+            match k.cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(v),
+            }
+        }
+        None
     }
 
     /// Pairs in name order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.inner
-            .pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+        (0..self.len()).map(|i| self.pair(i))
     }
 
     pub fn len(&self) -> usize {
-        self.inner.pairs.len()
+        self.inner.ends.len() / 2
     }
 
     pub fn is_empty(&self) -> bool {
-        self.inner.pairs.is_empty()
+        self.inner.ends.is_empty()
     }
 
     /// The canonical Loki rendering, e.g. `{app="api", env="prod"}`.
     pub fn as_str(&self) -> &str {
-        &self.inner.rendered
+        &self.inner.text[..self.inner.rendered_len]
     }
 
     /// A builder seeded with this set, for edits.
     pub fn to_builder(&self) -> LabelsBuilder {
         LabelsBuilder {
-            pairs: self.inner.pairs.clone(),
+            pairs: self
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         }
     }
 }
@@ -147,7 +180,7 @@ impl Default for LabelSet {
 impl PartialEq for LabelSet {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
-            || (self.inner.hash == other.inner.hash && self.inner.rendered == other.inner.rendered)
+            || (self.inner.hash == other.inner.hash && self.as_str() == other.as_str())
     }
 }
 
@@ -161,13 +194,13 @@ impl Hash for LabelSet {
 
 impl fmt::Display for LabelSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.inner.rendered)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for LabelSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.inner.rendered)
+        f.write_str(self.as_str())
     }
 }
 
@@ -305,6 +338,15 @@ mod tests {
         assert_eq!(set.as_str(), r#"{app="a\"b\\c\nd", job="x"}"#);
         assert_eq!(set.get("job"), Some("x"));
         assert_eq!(set.get("gone"), None);
+        assert_eq!(set.get("app"), Some("a\"b\\c\nd"));
+        assert_eq!(set.get("zzz"), None);
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [("app", "a\"b\\c\nd"), ("job", "x")]
+        );
+        assert_eq!(set.len(), 2);
+        assert!(LabelSet::empty().is_empty());
+        assert_eq!(LabelSet::empty().iter().count(), 0);
         assert_eq!(LabelSet::empty().as_str(), "{}");
         assert_eq!(
             LabelSet::from_pairs([("a", "1"), ("a", "2")]),

@@ -50,7 +50,61 @@ pub enum RawLabels {
     Selector(Bytes),
     /// Name/value pairs from a JSON `stream` object, in received order,
     /// not validated.
-    Pairs(Vec<(String, String)>),
+    Pairs(LabelPairs),
+}
+
+/// Label pairs packed into one buffer as `name 0xFF value 0xFE` each
+/// (bytes no UTF-8 text contains), so a JSON stream's labels are one
+/// allocation rather than two per pair, and the packed bytes are the
+/// receiver's cache key as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LabelPairs(Box<[u8]>);
+
+const NAME_END: u8 = 0xff;
+
+/// One packed part as text (always valid: it was packed from a `&str`).
+fn text(b: Option<&[u8]>) -> &str {
+    std::str::from_utf8(b.unwrap_or_default()).unwrap_or_default()
+}
+const PAIR_END: u8 = 0xfe;
+
+impl LabelPairs {
+    /// Appends one pair to a buffer being packed (see [`LabelPairs::from_packed`]).
+    pub fn pack(buf: &mut Vec<u8>, name: &str, value: &str) {
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(NAME_END);
+        buf.extend_from_slice(value.as_bytes());
+        buf.push(PAIR_END);
+    }
+
+    /// The pairs of a buffer filled by [`LabelPairs::pack`].
+    pub fn from_packed(buf: Vec<u8>) -> Self {
+        LabelPairs(buf.into_boxed_slice())
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut buf = Vec::new();
+        for (name, value) in pairs {
+            Self::pack(&mut buf, name, value);
+        }
+        Self::from_packed(buf)
+    }
+
+    /// The packed bytes: distinct pairs give distinct bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The pairs in received order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.0
+            .split(|&b| b == PAIR_END)
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let mut parts = pair.splitn(2, |&b| b == NAME_END);
+                (text(parts.next()), text(parts.next()))
+            })
+    }
 }
 
 impl RawLabels {
@@ -58,8 +112,11 @@ impl RawLabels {
     /// dropped, sorted; a duplicate name is an error.
     pub fn parse(&self) -> Result<LabelSet, LabelParseError> {
         match self {
+            // Loki 3.6 accepts an empty label string as the empty set, as
+            // it accepts `{}`.
+            RawLabels::Selector(s) if s.is_empty() => Ok(LabelSet::empty()),
             RawLabels::Selector(s) => parse_labels(s),
-            RawLabels::Pairs(p) => Ok(LabelSet::from_pairs(p.iter().cloned())?),
+            RawLabels::Pairs(p) => Ok(LabelSet::from_pairs(p.iter())?),
         }
     }
 }
@@ -123,18 +180,28 @@ pub enum DecodeError {
     },
     #[error("invalid protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    #[error("more than {max} streams in one push: split it")]
+    TooManyStreams { max: usize },
+    #[error("{at}duplicate key {key:?}: a push must not repeat it")]
+    DuplicateKey { at: Location, key: &'static str },
+    #[error("stream {stream}: entry {entry}: invalid timestamp {value:?}: expected RFC3339")]
+    InvalidLegacyTimestamp {
+        stream: usize,
+        entry: usize,
+        value: String,
+    },
+    #[error("invalid protobuf: a stream of {len} bytes runs past the end of the body")]
+    Truncated { len: usize },
+    #[error("invalid protobuf: streams (field 1) has wire type {0:?}, expected length-delimited")]
+    StreamsWireType(WireType),
     #[error("stream {stream}: entry {entry}: timestamp out of range")]
     TimestampOutOfRange { stream: usize, entry: usize },
 }
 
 // Wire mirrors of `logproto` with zero-copy byte fields. Field numbers must
-// match proto/push.proto; `wire_compat` tests pin that.
-
-#[derive(Clone, PartialEq, Message)]
-struct PushRequestWire {
-    #[prost(message, repeated, tag = "1")]
-    streams: Vec<StreamWire>,
-}
+// match proto/push.proto; `wire_compat` tests pin that. The top-level
+// `PushRequest` is walked by hand (see [`decode_push_proto`]), so only one
+// stream's wire form is alive at a time.
 
 #[derive(Clone, PartialEq, Message)]
 struct StreamWire {
@@ -164,12 +231,31 @@ struct PairWire {
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 
+/// `PushRequest.streams`.
+const STREAMS_TAG: u32 = 1;
+
+/// Most streams one push may carry (Loki has no such limit, but its
+/// per-tenant stream limits refuse far fewer). A stream costs a few hundred
+/// bytes in memory but can be ten bytes on the wire, so without a cap a
+/// 100 MiB body could ask for gigabytes; with it, a push's streams cost at
+/// most a few hundred megabytes whatever its shape.
+pub const MAX_STREAMS: usize = 1_000_000;
+
 /// Decodes a plain-protobuf `PushRequest` (already snappy-decoded). Lines and
 /// label strings are slices of `body`.
+///
+/// Memory: the request's streams are counted first (a walk over the
+/// top-level keys), then decoded one at a time straight into their final
+/// form, so a push of many small streams costs one [`DecodedStream`] and
+/// its entries per stream, with no intermediate copy of the whole request.
 pub fn decode_push_proto(body: Bytes) -> Result<DecodedPush, DecodeError> {
-    let req = PushRequestWire::decode(body)?;
-    let mut streams = Vec::with_capacity(req.streams.len());
-    for (si, s) in req.streams.into_iter().enumerate() {
+    let count = stream_slices(&body).try_fold(0usize, |n, s| s.map(|_| n + 1))?;
+    if count > MAX_STREAMS {
+        return Err(DecodeError::TooManyStreams { max: MAX_STREAMS });
+    }
+    let mut streams = Vec::with_capacity(count);
+    for (si, slice) in stream_slices(&body).enumerate() {
+        let s = StreamWire::decode(slice?)?;
         let mut entries = Vec::with_capacity(s.entries.len());
         for (ei, e) in s.entries.into_iter().enumerate() {
             let timestamp_ns = match e.timestamp {
@@ -199,6 +285,45 @@ pub fn decode_push_proto(body: Bytes) -> Result<DecodedPush, DecodeError> {
         });
     }
     Ok(DecodedPush { streams })
+}
+
+/// The encoded `StreamAdapter` messages of a `PushRequest`, as slices of
+/// `body`, in order; other fields are skipped as prost skips them.
+fn stream_slices(body: &Bytes) -> impl Iterator<Item = Result<Bytes, DecodeError>> + '_ {
+    use prost::bytes::Buf;
+    use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext};
+    let mut buf: &[u8] = body;
+    let mut failed = false;
+    std::iter::from_fn(move || loop {
+        if failed || !buf.has_remaining() {
+            return None;
+        }
+        let step = (|| {
+            let (tag, wire_type) = decode_key(&mut buf)?;
+            if tag == STREAMS_TAG && wire_type != WireType::LengthDelimited {
+                return Err(DecodeError::StreamsWireType(wire_type));
+            }
+            if tag != STREAMS_TAG {
+                skip_field(wire_type, tag, &mut buf, DecodeContext::default())?;
+                return Ok(None);
+            }
+            let len = usize::try_from(decode_varint(&mut buf)?).unwrap_or(usize::MAX);
+            if len > buf.len() {
+                return Err(DecodeError::Truncated { len });
+            }
+            let start = body.len() - buf.len();
+            buf.advance(len);
+            Ok(Some(body.slice(start..start + len)))
+        })();
+        match step {
+            Ok(None) => continue,
+            Ok(Some(slice)) => return Some(Ok(slice)),
+            Err(e) => {
+                failed = true;
+                return Some(Err(e));
+            }
+        }
+    })
 }
 
 fn lossy(b: &[u8]) -> String {

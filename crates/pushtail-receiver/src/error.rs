@@ -4,9 +4,106 @@
 //! Handlers return [`PushError`]; nothing else in the crate picks a status
 //! for an error. Never 429: Loki clients may drop those unretried.
 
+use std::fmt;
+
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
+use pushtail_proto::labels::LabelError;
+use pushtail_proto::syntax::LabelParseError;
+use pushtail_proto::tenant::TenantError;
+
+/// Bad streams named in a 400 body; the rest are only counted, so the body
+/// stays small (well under 64 KiB) however many streams were bad.
+pub(crate) const NAMED_BAD_STREAMS: usize = 20;
+/// Longest text of one bad stream in a body.
+const STREAM_ERROR_MAX: usize = 1024;
+
+/// Why one stream was skipped (the rest of the push is forwarded).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum StreamErrorKind {
+    #[error("{0}")]
+    Labels(LabelParseError),
+    #[error("label __tenant_id__: {0}")]
+    Tenant(TenantError),
+    #[error("after relabeling: {0}")]
+    Relabeled(LabelError),
+}
+
+/// One skipped stream: where it was and what its labels were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StreamError {
+    /// Its index in the push; `None` on the line endpoints (one stream).
+    pub index: Option<usize>,
+    /// The labels as sent, already shortened for a body.
+    pub labels: Option<String>,
+    pub kind: StreamErrorKind,
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(i) = self.index {
+            write!(f, "stream {i}: ")?;
+        }
+        f.write_str("invalid labels")?;
+        if let Some(labels) = &self.labels {
+            write!(f, " {labels}")?;
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+/// The first [`NAMED_BAD_STREAMS`] bad streams of a request and how many
+/// there were in all.
+#[derive(Debug, Default)]
+pub(crate) struct BadStreams {
+    named: Vec<StreamError>,
+    total: usize,
+}
+
+impl BadStreams {
+    /// Records one more bad stream; only the first few are kept, and
+    /// `labels` is only called for those.
+    pub(crate) fn push(
+        &mut self,
+        index: Option<usize>,
+        labels: impl FnOnce() -> Option<String>,
+        kind: StreamErrorKind,
+    ) {
+        self.total += 1;
+        if self.named.len() < NAMED_BAD_STREAMS {
+            self.named.push(StreamError {
+                index,
+                labels: labels(),
+                kind,
+            });
+        }
+    }
+
+    pub(crate) fn total(&self) -> usize {
+        self.total
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+impl fmt::Display for BadStreams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.named.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            f.write_str(&excerpt(&e.to_string(), STREAM_ERROR_MAX))?;
+        }
+        let more = self.total - self.named.len();
+        if more > 0 {
+            write!(f, "; ... and {more} more bad streams")?;
+        }
+        Ok(())
+    }
+}
 
 /// What the server tells the client about a response body it cannot take.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +133,8 @@ pub(crate) enum PushError {
     #[error("{0}")]
     Malformed(String),
     /// Some (or all) streams were skipped; the rest were forwarded.
-    #[error("{}", .0.join("; "))]
-    BadStreams(Vec<String>),
+    #[error("{0}")]
+    BadStreams(BadStreams),
     #[error("invalid plaintext push path: {0}")]
     BadPath(String),
     #[error("invalid timestamp query parameter {value:?}: expected RFC3339, Unix seconds or Unix nanoseconds")]
@@ -55,6 +152,8 @@ pub(crate) enum PushError {
     /// The write-ahead log refused the push (full, or a write failed).
     #[error("{0}, retry later")]
     Log(pushtail_wal::AppendError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl PushError {
@@ -76,6 +175,7 @@ impl PushError {
             QueueFull { .. } | QueueClosed | ShuttingDown | TimedOut { .. } | Log(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -173,7 +273,12 @@ mod tests {
             (PushError::BodyRead("x".into()), 400, None),
             (PushError::Malformed("x".into()), 400, None),
             (
-                PushError::BadStreams(vec!["a".into(), "b".into()]),
+                PushError::BadStreams({
+                    let mut bad = BadStreams::default();
+                    let kind = StreamErrorKind::Tenant(TenantError::Empty);
+                    bad.push(Some(0), || Some("{}".into()), kind);
+                    bad
+                }),
                 400,
                 None,
             ),
@@ -193,6 +298,7 @@ mod tests {
                 Some("1"),
             ),
             (PushError::MetricsDisabled, 404, None),
+            (PushError::Internal("x".into()), 500, None),
         ];
         for (err, status, retry) in cases {
             let line = err.to_string();
@@ -208,6 +314,34 @@ mod tests {
             assert!(!line.contains('\n') && !line.is_empty(), "{line:?}");
             assert_ne!(status, 429);
         }
+    }
+
+    #[test]
+    fn bad_stream_bodies_are_capped() {
+        let mut bad = BadStreams::default();
+        let kind = StreamErrorKind::Labels(pushtail_proto::syntax::parse_labels(b"x").unwrap_err());
+        for i in 0..100_000 {
+            bad.push(Some(i), || Some("{a=\"b\"}".repeat(1000)), kind.clone());
+        }
+        let body = PushError::BadStreams(bad).to_string();
+        assert!(body.len() <= 64 * 1024, "{} bytes", body.len());
+        assert!(
+            body.starts_with("stream 0: invalid labels {a=\"b\"}"),
+            "{body}"
+        );
+        assert!(body.contains("stream 19: "), "{body}");
+        assert!(!body.contains("stream 20: "), "{body}");
+        assert!(body.ends_with("; ... and 99980 more bad streams"), "{body}");
+        let mut one = BadStreams::default();
+        one.push(
+            None,
+            || None,
+            StreamErrorKind::Relabeled(LabelError::InvalidName("a-b".into())),
+        );
+        assert_eq!(
+            one.to_string(),
+            "invalid labels: after relabeling: invalid label name \"a-b\""
+        );
     }
 
     #[test]

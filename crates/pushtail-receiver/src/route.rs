@@ -12,6 +12,9 @@ use http::Method;
 pub(crate) enum Endpoint {
     /// Loki push (JSON or protobuf+snappy).
     Push,
+    /// Loki's legacy `/api/prom/push`: protobuf+snappy, or the legacy JSON
+    /// shape with selector strings and RFC3339 timestamps.
+    LegacyPush,
     /// Newline-delimited lines.
     Raw,
     /// Plaintext push with labels in the path.
@@ -26,14 +29,16 @@ impl Endpoint {
     /// The `Allow` header value for this endpoint.
     pub(crate) fn allow(self) -> &'static str {
         match self {
-            Endpoint::Push | Endpoint::Raw | Endpoint::Plain => "POST",
+            Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain => "POST",
             Endpoint::Ready | Endpoint::Metrics => "GET, HEAD",
         }
     }
 
     pub(crate) fn allows(self, method: &Method) -> bool {
         match self {
-            Endpoint::Push | Endpoint::Raw | Endpoint::Plain => method == Method::POST,
+            Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain => {
+                method == Method::POST
+            }
             Endpoint::Ready | Endpoint::Metrics => method == Method::GET || method == Method::HEAD,
         }
     }
@@ -57,6 +62,7 @@ const SUFFIXES: &[(&str, Endpoint, &str)] = &[
     ("promtail/api/v1/raw", Endpoint::Raw, "promtail_api_v1_raw"),
     ("loki/api/v1/push", Endpoint::Push, "loki_api_v1_push"),
     ("loki/api/v1/raw", Endpoint::Raw, "loki_api_v1_raw"),
+    ("api/prom/push", Endpoint::LegacyPush, "api_prom_push"),
     ("api/v1/push", Endpoint::Push, "api_v1_push"),
     ("loki/ready", Endpoint::Ready, "loki_ready"),
     ("api/v1/raw", Endpoint::Raw, "api_v1_raw"),
@@ -165,6 +171,15 @@ mod tests {
             ),
             ("/api/v1/push", t(0, Endpoint::Push, "api_v1_push", "")),
             (
+                "/api/prom/push",
+                t(0, Endpoint::LegacyPush, "api_prom_push", ""),
+            ),
+            (
+                "/app/api/prom/push",
+                t(1, Endpoint::LegacyPush, "api_prom_push", ""),
+            ),
+            ("/app/api/prom/pushx", None),
+            (
                 "/loki/api/v1/raw",
                 t(0, Endpoint::Raw, "loki_api_v1_raw", ""),
             ),
@@ -235,6 +250,8 @@ mod tests {
     fn methods() {
         assert!(Endpoint::Push.allows(&Method::POST));
         assert!(!Endpoint::Push.allows(&Method::GET));
+        assert!(Endpoint::LegacyPush.allows(&Method::POST));
+        assert!(!Endpoint::LegacyPush.allows(&Method::GET));
         assert!(Endpoint::Ready.allows(&Method::GET));
         assert!(!Endpoint::Ready.allows(&Method::POST));
         assert!(!Endpoint::Metrics.allows(&Method::PUT));

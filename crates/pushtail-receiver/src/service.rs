@@ -1,9 +1,10 @@
 //! The per-listener tower service: routes a request, runs its endpoint and
 //! answers. Every error goes through [`PushError::into_response`].
 //!
-//! It never blocks a thread: decoding is synchronous but bounded by the
-//! body limit, and the only wait is the hand-off, bounded by the push
-//! timeout.
+//! It never blocks an async worker for long: small bodies are decoded
+//! inline, larger or compressed ones on the blocking pool under the
+//! process-wide decode permits (see `decode`); the only other wait is the
+//! hand-off, bounded by the push timeout.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,10 +21,15 @@ use http_body_util::Full;
 use metrics_exporter_prometheus::PrometheusHandle;
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
+use pushtail_proto::push::{DecodedPush, RawLabels};
+use pushtail_proto::tenant::TenantId;
 
+use crate::body::Format;
 use crate::body::{content_encoding, header_tenant, push_format, read_limited};
-use crate::decode::{decode_encoding, decode_push, label_key, quote_labels};
-use crate::error::{text_response, PushError};
+use crate::decode::{
+    decode_encoding, decode_push, is_cheap, label_key, quote_labels, DecodePermits,
+};
+use crate::error::{text_response, BadStreams, PushError};
 use crate::handoff::Handoff;
 use crate::layers::{RequestBytes, RouteLabel};
 use crate::lines::{parse_plain_path, parse_timestamp_query, split_lines};
@@ -113,18 +119,28 @@ impl ListenerState {
             return with_route(err.into_response(), route.label);
         }
         let mut request_bytes = 0;
-        let result = match (route.endpoint, route.target) {
+        let target = route.target.and_then(|t| TargetHandle::new(&routing, t));
+        let result = match (route.endpoint, target) {
             (Endpoint::Metrics, _) => self.render_metrics(),
             (Endpoint::Ready, _) => Ok(self.ready()),
-            (endpoint, Some(target)) => match routing.targets.get(target) {
-                Some(target) => {
-                    let rest = route.rest.to_owned();
-                    self.receive(target, endpoint, &rest, req, &mut request_bytes)
-                        .await
-                }
-                None => Err(PushError::NotFound { path: path.clone() }),
-            },
-            (_, None) => Err(PushError::NotFound { path: path.clone() }),
+            (Endpoint::Push, Some(target)) => {
+                self.push(target, false, req, &mut request_bytes).await
+            }
+            (Endpoint::LegacyPush, Some(target)) => {
+                self.push(target, true, req, &mut request_bytes).await
+            }
+            (Endpoint::Raw, Some(target)) => {
+                self.lines(target.get(), None, req, &mut request_bytes)
+                    .await
+            }
+            (Endpoint::Plain, Some(target)) => {
+                let rest = route.rest.to_owned();
+                self.lines(target.get(), Some(&rest), req, &mut request_bytes)
+                    .await
+            }
+            (Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain, None) => {
+                Err(PushError::NotFound { path: path.clone() })
+            }
         };
         let mut resp = result.unwrap_or_else(|err| {
             if let Some(reason) = err.rejection_reason() {
@@ -153,12 +169,29 @@ impl ListenerState {
         Ok(resp)
     }
 
-    /// The push, raw and plaintext endpoints.
-    async fn receive<B>(
+    /// What every receiving endpoint checks first: not shutting down, and
+    /// the tenant and Content-Encoding headers.
+    fn admit<'h>(
         &self,
         target: &Target,
-        endpoint: Endpoint,
-        rest: &str,
+        headers: &'h http::HeaderMap,
+    ) -> Result<(Option<TenantId>, Option<&'h str>), PushError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(PushError::ShuttingDown);
+        }
+        let tenant = match target.spec.tenant_id {
+            Some(_) => None,
+            None => header_tenant(headers)?,
+        };
+        Ok((tenant, content_encoding(headers)?))
+    }
+
+    /// A Loki push (`legacy`: to `/api/prom/push`): decode, resolve each
+    /// stream's labels (cached), batch per tenant, hand off.
+    async fn push<B>(
+        &self,
+        handle: TargetHandle,
+        legacy: bool,
         req: Request<B>,
         request_bytes: &mut usize,
     ) -> Result<Response<Full<Bytes>>, PushError>
@@ -166,85 +199,95 @@ impl ListenerState {
         B: Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        if self.shutting_down.load(Ordering::Acquire) {
-            return Err(PushError::ShuttingDown);
-        }
         let (parts, body) = req.into_parts();
         let headers = &parts.headers;
-        let spec = &target.spec;
-        let tenant = match spec.tenant_id {
-            Some(_) => None,
-            None => header_tenant(headers)?,
+        let target = handle.get();
+        let (tenant, encoding) = self.admit(target, headers)?;
+        let format = push_format(headers)?;
+        let limit = target.spec.max_message_size;
+        let body = read_limited(headers, body, limit).await?;
+        *request_bytes = body.len();
+        let owned_encoding = encoding.map(str::to_owned);
+        let work = handle.clone();
+        // Decoding and the per-stream work run together (on the blocking
+        // pool for large or compressed bodies): the streams are allocated
+        // and turned into batches on one thread, so the allocator reuses
+        // what each step frees instead of growing one arena per thread.
+        let cheap = is_cheap(&body, encoding, format == Format::Protobuf);
+        let (batches, bad) = DecodePermits::global()
+            .run(cheap, move || {
+                let push = decode_push(format, legacy, owned_encoding.as_deref(), body, limit)?;
+                Ok(batch_push(work.get(), push, tenant.as_ref()))
+            })
+            .await?;
+        self.finish(target, batches, bad).await
+    }
+
+    /// The raw (`rest` is `None`) and plaintext endpoints: one stream of
+    /// lines whose labels come from the target (and the path).
+    async fn lines<B>(
+        &self,
+        target: &Target,
+        rest: Option<&str>,
+        req: Request<B>,
+        request_bytes: &mut usize,
+    ) -> Result<Response<Full<Bytes>>, PushError>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = req.into_parts();
+        let headers = &parts.headers;
+        let (tenant, encoding) = self.admit(target, headers)?;
+        let (source, key, labels, fixed_ts) = match rest {
+            Some(rest) => {
+                let pairs = parse_plain_path(rest).map_err(PushError::BadPath)?;
+                let labels =
+                    LabelSet::from_pairs(pairs).map_err(|e| PushError::BadPath(e.to_string()))?;
+                let ts = parse_timestamp_query(parts.uri.query())
+                    .map_err(|value| PushError::BadTimestamp { value })?;
+                (Source::Plain, rest.as_bytes(), labels, ts)
+            }
+            None => (Source::Raw, &b""[..], LabelSet::empty(), None),
         };
-        let limit = spec.max_message_size;
-        let encoding = content_encoding(headers)?;
+        let limit = target.spec.max_message_size;
+        let body = read_limited(headers, body, limit).await?;
+        *request_bytes = body.len();
+        let owned_encoding = encoding.map(str::to_owned);
+        let cheap = is_cheap(&body, encoding, false);
+        let body = DecodePermits::global()
+            .run(cheap, move || {
+                decode_encoding(owned_encoding.as_deref(), body, limit)
+            })
+            .await?;
         let mut batches = BatchSet::default();
-        let mut bad = Vec::new();
-        match endpoint {
-            Endpoint::Push => {
-                let format = push_format(headers)?;
-                let body = read_limited(headers, body, limit).await?;
-                *request_bytes = body.len();
-                let push = decode_push(format, encoding, body, limit)?;
-                let mut clock = Clock::starting_now();
-                let mut key_buf = Vec::new();
-                for (index, stream) in push.streams.into_iter().enumerate() {
-                    let key = label_key(&stream.labels, &mut key_buf);
-                    let resolved = target.resolve(Source::Push, key, tenant.as_ref(), || {
-                        stream.labels.parse().map_err(|e| e.to_string())
-                    });
-                    match resolved {
-                        Ok(Some(resolved)) => {
-                            let entries = stream.entries.into_iter();
-                            if spec.use_incoming_timestamp {
-                                target.add_entries(&resolved, entries, &mut batches);
-                            } else {
-                                let stamped = entries.map(|mut e| {
-                                    e.timestamp_ns = clock.tick();
-                                    e
-                                });
-                                target.add_entries(&resolved, stamped, &mut batches);
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(reason) => bad.push(format!(
-                            "stream {index}: invalid labels {}: {reason}",
-                            quote_labels(&stream.labels)
-                        )),
-                    }
-                }
-            }
-            Endpoint::Raw | Endpoint::Plain => {
-                let (source, key, labels, fixed_ts) = if endpoint == Endpoint::Plain {
-                    let pairs = parse_plain_path(rest).map_err(PushError::BadPath)?;
-                    let labels = LabelSet::from_pairs(pairs)
-                        .map_err(|e| PushError::BadPath(e.to_string()))?;
-                    let ts = parse_timestamp_query(parts.uri.query())
-                        .map_err(|value| PushError::BadTimestamp { value })?;
-                    (Source::Plain, rest.as_bytes(), labels, ts)
-                } else {
-                    (Source::Raw, &b""[..], LabelSet::empty(), None)
+        let mut bad = BadStreams::default();
+        match target.resolve(source, key, tenant.as_ref(), true, || Ok(labels)) {
+            Ok(Some(resolved)) => {
+                let mut clock = match fixed_ts {
+                    Some(ts) => Clock::starting_at(ts),
+                    None => Clock::starting_now(),
                 };
-                let body = read_limited(headers, body, limit).await?;
-                *request_bytes = body.len();
-                let body = decode_encoding(encoding, body, limit)?;
-                let resolved = target.resolve(source, key, tenant.as_ref(), || Ok(labels));
-                match resolved {
-                    Ok(Some(resolved)) => {
-                        let mut clock = match fixed_ts {
-                            Some(ts) => Clock::starting_at(ts),
-                            None => Clock::starting_now(),
-                        };
-                        let entries = split_lines(&body).map(|line| Entry::new(clock.tick(), line));
-                        target.add_entries(&resolved, entries, &mut batches);
-                    }
-                    Ok(None) => {}
-                    Err(reason) => bad.push(format!("invalid labels: {reason}")),
-                }
+                let entries = split_lines(&body)
+                    .map(|line| Entry::new(clock.tick(), line))
+                    .collect();
+                target.add_entries(&resolved, entries, &mut batches);
             }
-            Endpoint::Ready | Endpoint::Metrics => return Ok(self.ready()),
+            Ok(None) => {}
+            Err(kind) => bad.push(None, || None, kind),
         }
-        target.count_bad_streams(bad.len());
+        self.finish(target, batches, bad).await
+    }
+
+    /// Hands the batches off and answers: 204, or 400 naming the streams
+    /// that were skipped (the rest were forwarded).
+    async fn finish(
+        &self,
+        target: &Target,
+        batches: BatchSet,
+        bad: BadStreams,
+    ) -> Result<Response<Full<Bytes>>, PushError> {
+        target.count_bad_streams(bad.total());
         self.hand_off(target, batches).await?;
         if bad.is_empty() {
             let mut resp = Response::new(Full::new(Bytes::new()));
@@ -263,6 +306,63 @@ impl ListenerState {
         target.count_written(entries);
         Ok(())
     }
+}
+
+/// A target of one routing snapshot, owned, so blocking work can hold it.
+#[derive(Clone)]
+struct TargetHandle {
+    routing: Arc<Routing>,
+    index: usize,
+}
+
+impl TargetHandle {
+    fn new(routing: &Arc<Routing>, index: usize) -> Option<Self> {
+        routing.targets.get(index)?;
+        Some(TargetHandle {
+            routing: Arc::clone(routing),
+            index,
+        })
+    }
+
+    fn get(&self) -> &Target {
+        // Checked in `new`; the routing it points into is immutable.
+        &self.routing.targets[self.index]
+    }
+}
+
+/// DESIGN §4 steps 1-6 for every stream of a decoded push: resolve its
+/// labels (cached), stamp receive times, run the pipeline, group by tenant.
+fn batch_push(
+    target: &Target,
+    push: DecodedPush,
+    tenant: Option<&TenantId>,
+) -> (BatchSet, BadStreams) {
+    let mut batches = BatchSet::default();
+    let mut bad = BadStreams::default();
+    let mut clock = Clock::starting_now();
+    let cache = target.should_cache(push.streams.len());
+    for (index, stream) in push.streams.into_iter().enumerate() {
+        let source = match stream.labels {
+            RawLabels::Selector(_) => Source::Selector,
+            RawLabels::Pairs(_) => Source::Pairs,
+        };
+        let key = label_key(&stream.labels);
+        let resolved = target.resolve(source, key, tenant, cache, || stream.labels.parse());
+        match resolved {
+            Ok(Some(resolved)) => {
+                let mut entries = stream.entries;
+                if !target.spec.use_incoming_timestamp {
+                    for e in &mut entries {
+                        e.timestamp_ns = clock.tick();
+                    }
+                }
+                target.add_entries(&resolved, entries, &mut batches);
+            }
+            Ok(None) => {}
+            Err(kind) => bad.push(Some(index), || Some(quote_labels(&stream.labels)), kind),
+        }
+    }
+    (batches, bad)
 }
 
 fn with_route(mut resp: Response<Full<Bytes>>, label: &'static str) -> Response<Full<Bytes>> {

@@ -6,25 +6,31 @@
 //! module only turns streams into batches.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use pushtail_pipeline::PipelineEntry;
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::{Entry, Stream, TenantBatch};
+use pushtail_proto::syntax::LabelParseError;
 use pushtail_proto::tenant::TenantId;
 
 use crate::cache::Cache;
+use crate::error::StreamErrorKind;
 use crate::metrics::{BAD_STREAMS_TOTAL, ENTRIES_WRITTEN};
 use crate::TargetSpec;
 
 /// The label relabel rules use to read and set the tenant.
 const TENANT_LABEL: &str = "__tenant_id__";
 
-/// Which endpoint a label key came from: the same bytes mean different
-/// labels to different parsers.
+/// Which parser a label key is for: the same bytes mean different labels
+/// to different parsers (an empty key is "no pairs" to JSON and an empty
+/// selector to protobuf), so the source is part of every cache key and no
+/// two different inputs ever share a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Source {
-    Push,
+    /// A selector string: protobuf and legacy JSON pushes.
+    Selector,
+    /// JSON `stream` pairs, joined by [`crate::decode::label_key`].
+    Pairs,
     Raw,
     Plain,
 }
@@ -37,7 +43,7 @@ pub(crate) struct Resolved {
     pub tenant: Option<TenantId>,
 }
 
-type Resolution = Result<Option<Resolved>, Arc<str>>;
+type Resolution = Result<Option<Resolved>, StreamErrorKind>;
 
 pub(crate) struct Target {
     pub spec: TargetSpec,
@@ -58,29 +64,32 @@ impl Target {
     }
 
     /// Steps 1-5 for one stream, cached per (`source`, header tenant,
-    /// `key`). `parse` turns the key into labels (step 1) on a miss; its
-    /// error is the reason the stream is skipped.
+    /// `key`) unless `cache` is false (a request with more distinct streams
+    /// than the cache holds would only churn it). `parse` turns the key into
+    /// labels (step 1) on a miss; its error is the reason the stream is
+    /// skipped.
     pub(crate) fn resolve(
         &self,
         source: Source,
         key: &[u8],
         header_tenant: Option<&TenantId>,
-        parse: impl FnOnce() -> Result<LabelSet, String>,
+        cache: bool,
+        parse: impl FnOnce() -> Result<LabelSet, LabelParseError>,
     ) -> Resolution {
         let scope = (source, header_tenant.cloned());
-        self.cache.get_or_compute(&scope, key, || {
-            let labels = parse().map_err(Arc::<str>::from)?;
+        self.cache.get_or_compute(&scope, key, cache, || {
+            let labels = parse().map_err(StreamErrorKind::Labels)?;
             self.resolve_parsed(&labels, header_tenant)
-                .map_err(Arc::<str>::from)
         })
     }
 
+    /// Whether a request of `streams` streams should fill the cache.
+    pub(crate) fn should_cache(&self, streams: usize) -> bool {
+        streams <= Cache::<(), ()>::CAPACITY / 2
+    }
+
     /// Steps 2-5.
-    fn resolve_parsed(
-        &self,
-        labels: &LabelSet,
-        header_tenant: Option<&TenantId>,
-    ) -> Result<Option<Resolved>, String> {
+    fn resolve_parsed(&self, labels: &LabelSet, header_tenant: Option<&TenantId>) -> Resolution {
         let mut builder = labels.to_builder();
         for (name, value) in &self.spec.labels {
             builder.set(name, value);
@@ -92,26 +101,18 @@ impl Target {
             return Ok(None);
         }
         let tenant = match builder.get(TENANT_LABEL) {
-            Some(t) => Some(TenantId::new(t).map_err(|e| format!("label {TENANT_LABEL}: {e}"))?),
+            Some(t) => Some(TenantId::new(t).map_err(StreamErrorKind::Tenant)?),
             None => None,
         };
         builder.retain(|name, _| !name.starts_with("__"));
-        let labels = builder
-            .build()
-            .map_err(|e| format!("after relabeling: {e}"))?;
+        let labels = builder.build().map_err(StreamErrorKind::Relabeled)?;
         Ok(Some(Resolved { labels, tenant }))
     }
 
     /// Step 6 for one stream's entries, into `out`.
-    pub(crate) fn add_entries(
-        &self,
-        resolved: &Resolved,
-        entries: impl Iterator<Item = Entry>,
-        out: &mut BatchSet,
-    ) {
+    pub(crate) fn add_entries(&self, resolved: &Resolved, entries: Vec<Entry>, out: &mut BatchSet) {
         if self.spec.pipeline.is_empty() {
-            out.stream(&resolved.tenant, &resolved.labels)
-                .extend(entries);
+            out.append(&resolved.tenant, &resolved.labels, entries);
             return;
         }
         for entry in entries {
@@ -150,10 +151,16 @@ impl Target {
 }
 
 /// Streams grouped by tenant and label set; one [`TenantBatch`] per tenant.
+///
+/// Memory per distinct stream: its [`Stream`] in the batch plus one
+/// `LabelSet → index` slot in that tenant's map (16 bytes and a control
+/// byte); entries are moved in, not copied. Tenants are few, so they are
+/// found by a scan.
 #[derive(Default)]
 pub(crate) struct BatchSet {
     batches: Vec<TenantBatch>,
-    index: HashMap<(Option<TenantId>, LabelSet), (usize, usize)>,
+    /// Per batch (same index): label set → stream index.
+    index: Vec<HashMap<LabelSet, usize, foldhash::fast::RandomState>>,
     last: Option<(usize, usize)>,
     scratch: Vec<PipelineEntry>,
 }
@@ -179,11 +186,23 @@ impl BatchSet {
         &mut self.batches[b].streams[s].entries
     }
 
-    fn locate(&mut self, tenant: &Option<TenantId>, labels: &LabelSet) -> (usize, usize) {
-        let key = (tenant.clone(), labels.clone());
-        if let Some(&at) = self.index.get(&key) {
-            return at;
+    /// Adds `entries` to the stream for (`tenant`, `labels`); a new stream
+    /// takes the vector as it is, without copying.
+    pub(crate) fn append(
+        &mut self,
+        tenant: &Option<TenantId>,
+        labels: &LabelSet,
+        mut entries: Vec<Entry>,
+    ) {
+        let stream = self.stream(tenant, labels);
+        if stream.is_empty() {
+            std::mem::swap(stream, &mut entries);
+        } else {
+            stream.append(&mut entries);
         }
+    }
+
+    fn locate(&mut self, tenant: &Option<TenantId>, labels: &LabelSet) -> (usize, usize) {
         let b = match self.batches.iter().position(|b| b.tenant == *tenant) {
             Some(b) => b,
             None => {
@@ -191,16 +210,19 @@ impl BatchSet {
                     tenant: tenant.clone(),
                     streams: Vec::new(),
                 });
+                self.index.push(HashMap::default());
                 self.batches.len() - 1
             }
         };
-        self.batches[b].streams.push(Stream {
-            labels: labels.clone(),
-            entries: Vec::new(),
+        let streams = &mut self.batches[b].streams;
+        let s = *self.index[b].entry(labels.clone()).or_insert_with(|| {
+            streams.push(Stream {
+                labels: labels.clone(),
+                entries: Vec::new(),
+            });
+            streams.len() - 1
         });
-        let at = (b, self.batches[b].streams.len() - 1);
-        self.index.insert(key, at);
-        at
+        (b, s)
     }
 
     fn drain_scratch(&mut self) {

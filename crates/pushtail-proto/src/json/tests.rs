@@ -22,7 +22,7 @@ fn entry(ts: i64, line: &str, sm: &[(&str, &str)]) -> Entry {
 fn one(labels: &[(&str, &str)], entries: Vec<Entry>) -> DecodedPush {
     DecodedPush {
         streams: vec![DecodedStream {
-            labels: RawLabels::Pairs(pairs(labels)),
+            labels: RawLabels::Pairs(LabelPairs::from_pairs(labels.iter().copied())),
             entries,
         }],
     }
@@ -140,6 +140,18 @@ fn rejected() {
         ("{\"streams\":[", "stream 0: invalid json: EOF while parsing a list at line 1 column 12"),
         ("{} x", "invalid json: trailing characters at line 1 column 4"),
         (
+            r#"{"streams":[{"stream":{"a":"1"},"values":[["1","x"]]}],"streams":[{"stream":{"a":"2"},"values":[["1","y"]]}]}"#,
+            "duplicate key \"streams\": a push must not repeat it",
+        ),
+        (
+            r#"{"streams":[{"stream":{"a":"1"},"values":[["1","x"]],"values":[["2","y"]]}]}"#,
+            "stream 0: duplicate key \"values\": a push must not repeat it",
+        ),
+        (
+            r#"{"streams":[{"stream":{"a":"1"},"stream":{"a":"2"}}]}"#,
+            "stream 0: duplicate key \"stream\": a push must not repeat it",
+        ),
+        (
             &format!(r#"{{"streams":[{{"values":[["{}","x"]]}}]}}"#, "9".repeat(100)),
             &format!(
                 "stream 0: entry 0: invalid timestamp \"{}...\": expected a decimal string of nanoseconds",
@@ -168,7 +180,7 @@ fn raw_labels_parse_like_loki() {
             Err("duplicate label name \"a\""),
         ),
     ] {
-        let got = RawLabels::Pairs(pairs(labels)).parse();
+        let got = RawLabels::Pairs(LabelPairs::from_pairs(labels.iter().copied())).parse();
         assert_eq!(
             got.as_ref().map(|l| l.as_str()).map_err(|e| e.to_string()),
             want.map_err(str::to_owned),
@@ -236,4 +248,41 @@ proptest! {
             }
         }
     }
+}
+
+/// Loki (Go) replaces invalid UTF-8 and lone surrogate escapes in a JSON
+/// body with U+FFFD instead of rejecting the push.
+#[test]
+fn invalid_utf8_is_replaced_as_go_does() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"a\xffb", "a\u{FFFD}b"),
+        (b"\xe2\x82A", "\u{FFFD}\u{FFFD}A"),
+        (b"\\ud800", "\u{FFFD}"),
+        (b"x\\udfff\\ud83d\\ude00", "x\u{FFFD}\u{1F600}"),
+        (b"\\\\ud800", "\\ud800"),
+    ];
+    for (line, want) in cases {
+        let mut body = br#"{"streams":[{"stream":{"a":"b"},"values":[["1",""#.to_vec();
+        body.extend_from_slice(line);
+        body.extend_from_slice(br#""]]}]}"#);
+        let got = decode_push_json(&body).map_err(|e| e.to_string());
+        assert_eq!(
+            got,
+            Ok(one(&[("a", "b")], vec![entry(1, want, &[])])),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+#[test]
+fn too_many_streams_is_an_error() {
+    let mut body = String::from(r#"{"streams":["#);
+    body.push_str(&"{},".repeat(crate::push::MAX_STREAMS));
+    body.push_str("{}]}");
+    let err = decode_push_json(body.as_bytes()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "more than 1000000 streams in one push: split it"
+    );
 }

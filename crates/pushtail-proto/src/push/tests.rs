@@ -139,10 +139,21 @@ fn invalid_utf8_lines_pass_through() {
 
 #[test]
 fn bad_protobuf_and_timestamps_are_errors() {
-    assert!(matches!(
-        decode_push_proto(Bytes::from_static(b"\x0a\x05ab")),
-        Err(DecodeError::Protobuf(_))
-    ));
+    let cases: &[&[u8]] = &[b"\x0a\x05ab", b"\x08\x01", b"\x0a\x02\x0a\x05", b"\x0a"];
+    for body in cases {
+        assert!(
+            matches!(
+                decode_push_proto(Bytes::from_static(body)),
+                Err(DecodeError::Protobuf(_)
+                    | DecodeError::Truncated { .. }
+                    | DecodeError::StreamsWireType(_))
+            ),
+            "{body:?}"
+        );
+    }
+    // Unknown top-level fields are skipped, as prost skips them.
+    let skipped = decode_push_proto(Bytes::from_static(b"\x10\x07\x0a\x00")).unwrap();
+    assert_eq!(skipped.streams.len(), 1);
     let req = logproto::PushRequest {
         streams: vec![logproto::StreamAdapter {
             entries: vec![logproto::EntryAdapter {
@@ -205,4 +216,48 @@ proptest! {
             }
         }
     }
+}
+
+/// Loki 3.6 accepts an empty label string as `{}`, as it accepts `{}`.
+#[test]
+fn empty_label_string_is_the_empty_set() {
+    for raw in ["", "{}", " { } "] {
+        let labels = RawLabels::Selector(Bytes::from(raw)).parse().unwrap();
+        assert_eq!(labels, LabelSet::empty(), "{raw:?}");
+    }
+    assert_eq!(
+        RawLabels::Pairs(LabelPairs::default()).parse().unwrap(),
+        LabelSet::empty()
+    );
+    assert!(RawLabels::Selector(Bytes::from(" ")).parse().is_err());
+}
+
+#[test]
+fn too_many_streams_is_an_error() {
+    // The smallest stream: an empty StreamAdapter (two bytes).
+    let body: Vec<u8> = b"\x0a\x00".repeat(MAX_STREAMS + 1);
+    let err = decode_push_proto(Bytes::from(body)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "more than 1000000 streams in one push: split it"
+    );
+    let ok: Vec<u8> = b"\x0a\x00".repeat(3);
+    assert_eq!(decode_push_proto(Bytes::from(ok)).unwrap().streams.len(), 3);
+}
+
+#[test]
+fn label_pairs_pack_and_unpack() {
+    let cases: &[&[(&str, &str)]] = &[
+        &[],
+        &[("a", "b")],
+        &[("a", ""), ("", "v"), ("é", "x\u{FFFD}y"), ("n", "42")],
+    ];
+    for pairs in cases {
+        let packed = LabelPairs::from_pairs(pairs.iter().copied());
+        assert_eq!(packed.iter().collect::<Vec<_>>(), *pairs);
+    }
+    // Different pairs never pack to the same bytes.
+    let a = LabelPairs::from_pairs([("ab", "c")]);
+    let b = LabelPairs::from_pairs([("a", "bc")]);
+    assert_ne!(a.as_bytes(), b.as_bytes());
 }

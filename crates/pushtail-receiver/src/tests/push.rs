@@ -300,3 +300,116 @@ async fn pipeline_stages_run_per_entry_and_regroup_streams() {
         ]
     );
 }
+
+/// Loki 3.6 accepts an empty label set on every path: JSON `{}`, an empty
+/// protobuf label string or `{}`, legacy JSON, plaintext without pairs. The
+/// answer must not depend on which came first (they once shared a cache
+/// key), so each pair runs in both orders on a fresh target.
+#[tokio::test]
+async fn an_empty_label_set_is_accepted_on_every_path_in_any_order() {
+    const PROTO: (&str, &str) = ("content-type", "application/x-protobuf");
+    const JSON: (&str, &str) = ("content-type", "application/json");
+    /// (name, path, content-type header, body).
+    type Path<'a> = (&'a str, &'a str, (&'a str, &'a str), Vec<u8>);
+    let paths: Vec<Path> =
+        vec![
+        (
+            "json {}",
+            "/loki/api/v1/push",
+            JSON,
+            br#"{"streams":[{"stream":{},"values":[["1","l"]]}]}"#.to_vec(),
+        ),
+        ("protobuf \"\"", "/loki/api/v1/push", PROTO, protobuf(&[("", &[(1, "l")])])),
+        ("protobuf {}", "/loki/api/v1/push", PROTO, protobuf(&[("{}", &[(1, "l")])])),
+        (
+            "legacy json \"\"",
+            "/api/prom/push",
+            JSON,
+            br#"{"streams":[{"labels":"","entries":[{"ts":"1970-01-01T00:00:00Z","line":"l"}]}]}"#
+                .to_vec(),
+        ),
+        ("plaintext", "/push", ("content-type", "text/plain"), b"l".to_vec()),
+    ];
+    for a in &paths {
+        for b in &paths {
+            let mut h = Harness::new(vec![target("job", "/")]);
+            for (name, uri, ct, body) in [a, b] {
+                let (status, _, msg) = h.call(Method::POST, uri, &[*ct], body.clone()).await;
+                assert_eq!(
+                    status,
+                    StatusCode::NO_CONTENT,
+                    "{} then {}: {name}: {msg}",
+                    a.0,
+                    b.0
+                );
+                assert_eq!(
+                    h.lines(),
+                    [("{}".to_owned(), "l".to_owned())],
+                    "{} then {}: {name}",
+                    a.0,
+                    b.0
+                );
+            }
+        }
+    }
+}
+
+/// A request with more distinct streams than the cache holds resolves
+/// them without inserting (it would only churn the cache); ordinary
+/// requests are cached.
+#[tokio::test]
+async fn many_stream_requests_do_not_churn_the_cache() {
+    let mut h = Harness::new(vec![target("job", "/")]);
+    let many: Vec<String> = (0..6000).map(|s| format!(r#"{{s="{s}"}}"#)).collect();
+    let refs: Vec<(&str, &[(i64, &str)])> =
+        many.iter().map(|l| (l.as_str(), &[(1, "x")][..])).collect();
+    let body = protobuf(&refs);
+    for round in 1..=2 {
+        let (status, _, msg) = h
+            .call(
+                Method::POST,
+                "/loki/api/v1/push",
+                &[("content-type", "application/x-protobuf")],
+                body.clone(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{msg}");
+        assert_eq!(h.rows().len(), 6000);
+        assert_eq!(
+            h.state.routing.load().targets[0].resolutions_computed(),
+            6000 * round
+        );
+    }
+}
+
+/// However many streams are bad, the 400 names the first 20 and counts the
+/// rest; the good streams are forwarded.
+#[tokio::test]
+async fn bad_stream_bodies_name_twenty_and_count_the_rest() {
+    let mut h = Harness::new(vec![target("job", "/")]);
+    let mut labels: Vec<String> = (0..5000).map(|s| format!(r#"{{s-{s}="x"}}"#)).collect();
+    labels.push(r#"{ok="1"}"#.to_owned());
+    let refs: Vec<(&str, &[(i64, &str)])> = labels
+        .iter()
+        .map(|l| (l.as_str(), &[(1, "x")][..]))
+        .collect();
+    let (status, _, msg) = h
+        .call(
+            Method::POST,
+            "/loki/api/v1/push",
+            &[("content-type", "application/x-protobuf")],
+            protobuf(&refs),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        msg.starts_with(r#"stream 0: invalid labels {s-0="x"}: "#),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("stream 19: ") && !msg.contains("stream 20: "),
+        "{msg}"
+    );
+    assert!(msg.ends_with("; ... and 4980 more bad streams\n"), "{msg}");
+    assert_eq!(h.lines(), [(r#"{ok="1"}"#.to_owned(), "x".to_owned())]);
+}
