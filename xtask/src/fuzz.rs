@@ -164,7 +164,9 @@ pub fn main(argv: Vec<String>) -> Result<()> {
     println!("{:<18} {:>14}  result", "target", "executions");
     let mut crashes = 0;
     for (target, o) in &rows {
-        let execs = o.executions.map_or_else(|| "?".to_owned(), |n| n.to_string());
+        let execs = o
+            .executions
+            .map_or_else(|| "?".to_owned(), |n| n.to_string());
         let result = match &o.crash {
             None => "ok".to_owned(),
             Some(c) => {
@@ -211,7 +213,10 @@ mod tests {
     fn every_target_has_a_source_and_seeds() {
         let dir = fuzz_dir();
         for t in TARGETS {
-            assert!(dir.join("fuzz_targets").join(format!("{t}.rs")).is_file(), "{t}");
+            assert!(
+                dir.join("fuzz_targets").join(format!("{t}.rs")).is_file(),
+                "{t}"
+            );
             let seeds = std::fs::read_dir(dir.join("corpus").join(t))
                 .map(|d| d.count())
                 .unwrap_or(0);

@@ -49,7 +49,10 @@ impl IdSet {
 /// The id a soak line carries: `soak id=<n> ...`.
 pub fn line_id(line: &[u8]) -> Option<u64> {
     let rest = line.strip_prefix(b"soak id=")?;
-    let end = rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(rest.len());
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 

@@ -115,7 +115,11 @@ pub fn body(
             let packed = snap::raw::Encoder::new()
                 .compress_vec(&raw)
                 .unwrap_or_default();
-            ("/loki/api/v1/push", "application/x-protobuf", Bytes::from(packed))
+            (
+                "/loki/api/v1/push",
+                "application/x-protobuf",
+                Bytes::from(packed),
+            )
         }
         Format::Json => {
             let mut streams: Vec<serde_json::Value> = Vec::new();
@@ -123,7 +127,10 @@ pub fn body(
                 let values: Vec<serde_json::Value> = (s..n)
                     .step_by(STREAMS_PER_PUSH as usize)
                     .map(|i| {
-                        serde_json::json!([(ts + i as i64).to_string(), line(first + i, line_bytes)])
+                        serde_json::json!([
+                            (ts + i as i64).to_string(),
+                            line(first + i, line_bytes)
+                        ])
                     })
                     .collect();
                 streams.push(serde_json::json!({

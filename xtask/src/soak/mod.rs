@@ -139,7 +139,12 @@ pub fn main(argv: Vec<String>) -> Result<()> {
     );
     let pusher = rt.spawn(load::run(load, Arc::clone(&tally), end));
 
-    let delivered = || sink.ids.lock().unwrap_or_else(PoisonError::into_inner).distinct();
+    let delivered = || {
+        sink.ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .distinct()
+    };
     let mut samples = Vec::new();
     let mut hups = 0u64;
     let mut next_hup = started + args.hup_every.get();
@@ -205,7 +210,10 @@ pub fn main(argv: Vec<String>) -> Result<()> {
     let missing = acked.missing_from(&ids, end_id);
     let unacked_delivered = ids.missing_from(&acked, end_id);
     let c = &sink.counts;
-    let first = samples.iter().find(|s| s.at >= Duration::from_secs(10)).or(samples.first());
+    let first = samples
+        .iter()
+        .find(|s| s.at >= Duration::from_secs(10))
+        .or(samples.first());
     let peak = samples.iter().map(|s| s.rss).max().unwrap_or(0);
     let last_sample = samples.last();
     println!("--- soak summary ---");
@@ -243,8 +251,7 @@ pub fn main(argv: Vec<String>) -> Result<()> {
         );
     }
     for line in metrics.lines().filter(|l| {
-        l.starts_with("promtail_config_reload")
-            || l.starts_with("promtail_dropped_entries_total")
+        l.starts_with("promtail_config_reload") || l.starts_with("promtail_dropped_entries_total")
     }) {
         println!("agent: {line}");
     }
@@ -265,11 +272,10 @@ async fn scrape(authority: &str) -> String {
     let Ok(tcp) = tokio::net::TcpStream::connect(authority).await else {
         return String::new();
     };
-    let Ok((mut sender, conn)) =
-        hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(
-            hyper_util::rt::TokioIo::new(tcp),
-        )
-        .await
+    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
     else {
         return String::new();
     };
