@@ -49,13 +49,25 @@ fuzz_target!(|data: &[u8]| {
     };
     let enc = ENCODINGS[usize::from(selector) % ENCODINGS.len()];
     // Small limits exercise the bomb checks; the top bit lifts it to 1 MiB.
-    let limit = if selector & 0x80 != 0 { 1 << 20 } else { usize::from(selector) * 16 };
+    let limit = if selector & 0x80 != 0 {
+        1 << 20
+    } else {
+        usize::from(selector) * 16
+    };
     if let Ok(out) = decode_body(enc, Bytes::copy_from_slice(body), limit) {
-        assert!(out.len() <= limit, "{enc:?}: {} bytes over limit {limit}", out.len());
+        assert!(
+            out.len() <= limit,
+            "{enc:?}: {} bytes over limit {limit}",
+            out.len()
+        );
     }
     let packed = compress(enc, body, selector & 0x40 != 0);
     match decode_body(enc, Bytes::from(packed), limit) {
         Ok(out) => assert_eq!(&out[..], body, "{enc:?} round trip"),
-        Err(e) => assert!(body.len() > limit, "{enc:?}: {} bytes under limit {limit}: {e}", body.len()),
+        Err(e) => assert!(
+            body.len() > limit,
+            "{enc:?}: {} bytes under limit {limit}: {e}",
+            body.len()
+        ),
     }
 });

@@ -24,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(kept <= rest.len());
         }
         1 => {
-            let Ok(path) = std::str::from_utf8(rest) else { return };
+            let Ok(path) = std::str::from_utf8(rest) else {
+                return;
+            };
             if let Some(pairs) = fuzzing::parse_plain_path(path) {
                 for (name, _) in &pairs {
                     assert!(is_valid_label_name(name), "{name:?} from {path:?}");
@@ -32,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         _ => {
-            let Ok(query) = std::str::from_utf8(rest) else { return };
+            let Ok(query) = std::str::from_utf8(rest) else {
+                return;
+            };
             let _ = fuzzing::parse_timestamp_query(Some(query));
         }
     }

@@ -25,7 +25,8 @@ fn pipelines() -> &'static [Pipeline] {
         PIPELINES
             .iter()
             .map(|yaml| {
-                let stages: Vec<serde_yaml::Value> = serde_yaml::from_str(yaml).expect("stage yaml");
+                let stages: Vec<serde_yaml::Value> =
+                    serde_yaml::from_str(yaml).expect("stage yaml");
                 Pipeline::new(&stages).unwrap_or_else(|e| panic!("{yaml}: {e}"))
             })
             .collect()

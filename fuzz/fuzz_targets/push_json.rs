@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
     let Some(streams) = streams else { return };
     let body = encode_push_json(&streams);
     let again = decode_push_json(&body).unwrap_or_else(|e| {
-        panic!("re-encoded push does not decode: {e}: {}", String::from_utf8_lossy(&body))
+        panic!(
+            "re-encoded push does not decode: {e}: {}",
+            String::from_utf8_lossy(&body)
+        )
     });
     assert_eq!(again.streams.len(), streams.len());
     for (a, s) in again.streams.iter().zip(&streams) {

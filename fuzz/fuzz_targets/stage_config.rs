@@ -7,7 +7,8 @@ use pushtail_pipeline::{Pipeline, PipelineEntry};
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
 
-const LINE: &str = r#"2026-01-02T03:04:05.678Z level=info msg="hello world" {"a":{"b":[1]},"level":"warn"}"#;
+const LINE: &str =
+    r#"2026-01-02T03:04:05.678Z level=info msg="hello world" {"a":{"b":[1]},"level":"warn"}"#;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(stages) = serde_yaml::from_slice::<Vec<serde_yaml::Value>>(data) else {
