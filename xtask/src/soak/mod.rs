@@ -75,11 +75,11 @@ fn config(sink_port: u16) -> String {
         "server:\n\
          \x20 http_listen_address: 127.0.0.1\n\
          \x20 http_listen_port: 0\n\
-         \x20 log_level: warn\n\
+         \x20 log_level: info\n\
          clients:\n\
          \x20 - url: http://127.0.0.1:{sink_port}/loki/api/v1/push\n\
          \x20   batchwait: 1s\n\
-         \x20   batchsize: 1MiB\n\
+         \x20   batchsize: 128KiB\n\
          \x20   timeout: {}s\n\
          \x20   backoff_config: {{min_period: 100ms, max_period: 2s, max_retries: 50}}\n\
          scrape_configs:\n\
@@ -178,6 +178,12 @@ pub fn main(argv: Vec<String>) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     rt.block_on(pusher).context("load generator")?;
+    samples.push(Sample {
+        at: started.elapsed(),
+        rss: probe.memory().rss,
+        acked: tally.acked_lines.load(Ordering::Relaxed),
+        delivered: delivered(),
+    });
 
     // Drain: wait until every acknowledged line arrived or nothing moves.
     let acked_lines = tally.acked_lines.load(Ordering::Relaxed);
