@@ -122,3 +122,96 @@ async fn targets_reload_on_file_change_and_sighup_and_bad_configs_are_refused() 
     assert!(wait_reloads(&agent, FAIL, fails + 1.0).await >= fails + 1.0);
     assert!(agent.stderr().contains("wal changed"), "{}", agent.stderr());
 }
+
+/// Longer than the watcher's settle time (200 ms): if an event were going to
+/// reload, it would have by then.
+const QUIET: Duration = Duration::from_millis(700);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_changes_to_the_config_file_reload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pushtail.yaml");
+    std::fs::write(&path, config("{v: one}", "")).expect("write config");
+    let agent = Agent::start_at(bin(), path.clone(), &["-dry-run"], 1);
+    assert_eq!(reloads(&agent, OK).await, 0.0);
+
+    // A busy neighbour: a log file written many times, a temp file renamed
+    // onto another name, a file removed. None of it is the config.
+    {
+        use std::io::Write;
+        let mut log = std::fs::File::create(dir.path().join("app.log")).expect("create log");
+        for i in 0..20_000 {
+            writeln!(log, "line {i}").expect("write log");
+        }
+    }
+    std::fs::write(dir.path().join("other.tmp"), "x").expect("write tmp");
+    std::fs::rename(dir.path().join("other.tmp"), dir.path().join("other.yaml")).expect("rename");
+    std::fs::remove_file(dir.path().join("other.yaml")).expect("remove");
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(reloads(&agent, OK).await, 0.0, "{}", agent.stderr());
+    assert_eq!(reloads(&agent, FAIL).await, 0.0, "{}", agent.stderr());
+
+    // An editor's temp file renamed onto the config reloads it.
+    let tmp = dir.path().join(".pushtail.yaml.tmp");
+    std::fs::write(&tmp, config("{v: two}", "")).expect("write temp");
+    std::fs::rename(&tmp, &path).expect("rename onto config");
+    assert_eq!(
+        wait_reloads(&agent, OK, 1.0).await,
+        1.0,
+        "{}",
+        agent.stderr()
+    );
+    let out = push_one(&agent, "renamed").await;
+    assert!(
+        out.last().is_some_and(|l| l.contains("v=\"two\"")),
+        "{out:?}"
+    );
+
+    // vim's backup-rename: the file is renamed away, then written anew.
+    std::fs::rename(&path, dir.path().join("pushtail.yaml~")).expect("backup rename");
+    std::fs::write(&path, config("{v: three}", "")).expect("write anew");
+    assert!(
+        wait_reloads(&agent, OK, 2.0).await >= 2.0,
+        "{}",
+        agent.stderr()
+    );
+    let out = push_one(&agent, "vim").await;
+    assert!(
+        out.last().is_some_and(|l| l.contains("v=\"three\"")),
+        "{out:?}"
+    );
+    assert_eq!(reloads(&agent, FAIL).await, 0.0, "{}", agent.stderr());
+}
+
+/// A Kubernetes ConfigMap volume: the config is a symlink through `..data`,
+/// and an update swaps `..data` to a new directory atomically.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configmap_symlink_swap_reloads() {
+    use std::os::unix::fs::symlink;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir(d.join("..v1")).expect("mkdir v1");
+    std::fs::write(d.join("..v1/pushtail.yaml"), config("{v: one}", "")).expect("write v1");
+    symlink("..v1", d.join("..data")).expect("link ..data");
+    symlink("..data/pushtail.yaml", d.join("pushtail.yaml")).expect("link config");
+    let agent = Agent::start_at(bin(), d.join("pushtail.yaml"), &["-dry-run"], 1);
+
+    std::fs::create_dir(d.join("..v2")).expect("mkdir v2");
+    std::fs::write(d.join("..v2/pushtail.yaml"), config("{v: two}", "")).expect("write v2");
+    symlink("..v2", d.join("..data_tmp")).expect("link ..data_tmp");
+    std::fs::rename(d.join("..data_tmp"), d.join("..data")).expect("swap ..data");
+    std::fs::remove_dir_all(d.join("..v1")).expect("remove v1");
+
+    assert!(
+        wait_reloads(&agent, OK, 1.0).await >= 1.0,
+        "{}",
+        agent.stderr()
+    );
+    let out = push_one(&agent, "swapped").await;
+    assert!(
+        out.last().is_some_and(|l| l.contains("v=\"two\"")),
+        "{out:?}"
+    );
+}

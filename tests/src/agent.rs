@@ -90,7 +90,12 @@ impl Agent {
     /// has logged `listeners` listen addresses. Panics (failing the test) with
     /// the agent's stderr if it does not come up within 20 s.
     pub fn start(bin: &Path, yaml: &str, args: &[&str], listeners: usize) -> Agent {
-        let config_path = write_config(yaml);
+        Agent::start_at(bin, write_config(yaml), args, listeners)
+    }
+
+    /// Like [`Agent::start`], with the config already written at
+    /// `config_path` (a test that needs the file in a directory of its own).
+    pub fn start_at(bin: &Path, config_path: PathBuf, args: &[&str], listeners: usize) -> Agent {
         let mut child = Command::new(bin)
             .arg(format!("-config.file={}", config_path.display()))
             .args(args)

@@ -1,17 +1,22 @@
-//! Project automation: `cargo xtask ci`, `cargo xtask bench`.
+//! Project automation: `cargo xtask ci`, `cargo xtask bench`, `cargo xtask fuzz`,
+//! `cargo xtask soak`.
 
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod fuzz;
+mod soak;
 
 fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "ci" => ci(),
         "bench" => bench::main(std::env::args().skip(1).collect()),
-        other => bail!("unknown task {other:?}; tasks: ci, bench"),
+        "fuzz" => fuzz::main(std::env::args().skip(1).collect()),
+        "soak" => soak::main(std::env::args().skip(1).collect()),
+        other => bail!("unknown task {other:?}; tasks: ci, bench, fuzz, soak"),
     }
 }
 

@@ -167,3 +167,23 @@ pub(crate) fn normalize_base_url(raw: &str) -> String {
     }
     out
 }
+
+/// Entry points for the cargo-fuzz targets in `fuzz/`: the line-oriented
+/// parsers, which are otherwise private. Not an API; errors are erased so
+/// the facade does not pin their types.
+#[doc(hidden)]
+pub mod fuzzing {
+    use bytes::Bytes;
+
+    pub fn split_lines(body: &Bytes) -> Vec<Bytes> {
+        crate::lines::split_lines(body).collect()
+    }
+
+    pub fn parse_plain_path(rest: &str) -> Option<Vec<(String, String)>> {
+        crate::lines::parse_plain_path(rest).ok()
+    }
+
+    pub fn parse_timestamp_query(query: Option<&str>) -> Option<Option<i64>> {
+        crate::lines::parse_timestamp_query(query).ok()
+    }
+}

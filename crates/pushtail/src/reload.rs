@@ -5,12 +5,19 @@
 //! A reload never half-applies: a file that does not validate, or that
 //! changes what cannot change while running (listeners, clients, wal), is
 //! refused, logged and counted, and the running config stays in force.
+//!
+//! The file watch must stay cheap whatever else happens in the config
+//! file's directory: on Linux the kernel is asked only for the events that
+//! can replace or finish a write of a file (close after write, create,
+//! rename into the directory), so a busy log file next to the config costs
+//! nothing; names other than the config file (and Kubernetes' `..data`
+//! symlink) are dropped before any allocation.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use notify::{RecursiveMode, Watcher};
 use pushtail_client::config::ClientConfig;
 use pushtail_receiver::Reloader;
 use pushtail_wal::WalConfig;
@@ -25,13 +32,39 @@ pub const RELOAD_FAIL: &str = "promtail_config_reload_fail_total";
 /// file in several steps).
 const SETTLE: Duration = Duration::from_millis(200);
 
+/// The name Kubernetes swaps atomically when a mounted ConfigMap changes
+/// (`config.yaml -> ..data/config.yaml`, `..data -> ..2026_01_01_...`).
+const K8S_DATA: &str = "..data";
+
+/// What happened to a name in the config file's directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    /// A writer closed the file (or, where the platform reports no close,
+    /// wrote to it).
+    Written,
+    /// The name was created (a new file or symlink).
+    Created,
+    /// Something was renamed onto the name (editors' temp file + rename,
+    /// vim's backup-rename, a ConfigMap symlink swap).
+    MovedIn,
+    /// Removals, renames away, metadata, reads: nothing to load.
+    Other,
+}
+
+/// Whether a change to `name` in the watched directory may have changed the
+/// config file `file`. A removal is not a reason: the file that replaces it
+/// comes with its own create or rename.
+fn wants_reload(change: Change, name: &OsStr, file: &OsStr) -> bool {
+    change != Change::Other && (name == file || name == OsStr::new(K8S_DATA))
+}
+
 /// What can trigger a reload.
 pub struct Triggers {
     #[cfg(unix)]
     hangup: tokio::signal::unix::Signal,
     file_events: mpsc::Receiver<()>,
     /// Keeps the file watch alive; `None` when it could not be set up.
-    _watcher: Option<notify::RecommendedWatcher>,
+    _watch: Option<watch::Watch>,
 }
 
 impl Triggers {
@@ -42,7 +75,7 @@ impl Triggers {
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("installing the SIGHUP handler")?;
         let (tx, file_events) = mpsc::channel(1);
-        let watcher = match watch_file(Path::new(config_path), tx) {
+        let watch = match watch::start(Path::new(config_path), tx) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(path = config_path, error = %e, "config file is not watched; reload with SIGHUP");
@@ -53,7 +86,7 @@ impl Triggers {
             #[cfg(unix)]
             hangup,
             file_events,
-            _watcher: watcher,
+            _watch: watch,
         })
     }
 
@@ -82,28 +115,145 @@ impl Triggers {
     }
 }
 
-fn watch_file(path: &Path, tx: mpsc::Sender<()>) -> notify::Result<notify::RecommendedWatcher> {
-    let file: PathBuf = path.file_name().map(PathBuf::from).unwrap_or_default();
+/// The directory to watch and the file name to look for in it.
+fn split_path(path: &Path) -> (&Path, &OsStr) {
     let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     };
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        if event.kind.is_access() {
-            return;
+    (dir, path.file_name().unwrap_or_default())
+}
+
+#[cfg(target_os = "linux")]
+mod watch {
+    //! inotify with a narrow mask: writes, opens and reads of other files in
+    //! the directory never reach this process.
+
+    use std::ffi::OsString;
+    use std::path::Path;
+
+    use futures_util::StreamExt;
+    use inotify::{EventMask, Inotify, WatchMask};
+    use tokio::sync::mpsc;
+
+    use super::{split_path, wants_reload, Change};
+
+    /// The kernel events asked for on the config file's directory.
+    pub(super) const MASK: WatchMask = WatchMask::CLOSE_WRITE
+        .union(WatchMask::CREATE)
+        .union(WatchMask::MOVED_TO)
+        .union(WatchMask::ONLYDIR);
+
+    /// The watch lives as long as this task; dropping it stops the watch.
+    pub struct Watch(tokio::task::JoinHandle<()>);
+
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            self.0.abort();
         }
-        if event
-            .paths
-            .iter()
-            .any(|p| p.file_name() == Some(file.as_os_str()))
-        {
-            // A full channel already means "reload pending".
-            let _ = tx.try_send(());
+    }
+
+    pub(super) fn change(mask: EventMask) -> Change {
+        if mask.contains(EventMask::MOVED_TO) {
+            Change::MovedIn
+        } else if mask.contains(EventMask::CREATE) {
+            Change::Created
+        } else if mask.contains(EventMask::CLOSE_WRITE) || mask.contains(EventMask::MODIFY) {
+            Change::Written
+        } else {
+            Change::Other
         }
-    })?;
-    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-    Ok(watcher)
+    }
+
+    /// Watches `path`'s directory and sends `()` on `tx` for every event
+    /// that may have changed the file.
+    pub fn start(path: &Path, tx: mpsc::Sender<()>) -> std::io::Result<Watch> {
+        let (dir, file) = split_path(path);
+        let file = file.to_os_string();
+        let inotify = Inotify::init()?;
+        inotify.watches().add(dir, MASK)?;
+        let mut events = inotify.into_event_stream([0u8; 4096])?;
+        Ok(Watch(tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                let event = match event {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "config file watch failed; reload with SIGHUP");
+                        return;
+                    }
+                };
+                if relevant(event.mask, event.name.as_deref(), &file) && tx.try_send(()).is_err() {
+                    // Full: a reload is pending already. Closed: nobody
+                    // listens any more.
+                    if tx.is_closed() {
+                        return;
+                    }
+                }
+            }
+        })))
+    }
+
+    pub(super) fn relevant(
+        mask: EventMask,
+        name: Option<&std::ffi::OsStr>,
+        file: &OsString,
+    ) -> bool {
+        if mask.contains(EventMask::Q_OVERFLOW) {
+            // Events were lost; one of them may have been ours.
+            return true;
+        }
+        name.is_some_and(|name| wants_reload(change(mask), name, file))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod watch {
+    //! notify elsewhere: the platform reports every event in the directory;
+    //! the callback drops other names before doing anything else.
+
+    use std::path::Path;
+
+    use notify::event::{CreateKind, EventKind, ModifyKind, RenameMode};
+    use notify::{RecursiveMode, Watcher};
+    use tokio::sync::mpsc;
+
+    use super::{split_path, wants_reload, Change};
+
+    pub type Watch = notify::RecommendedWatcher;
+
+    fn change(kind: &EventKind) -> Change {
+        match kind {
+            EventKind::Create(CreateKind::File | CreateKind::Any | CreateKind::Other) => {
+                Change::Created
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both)) => {
+                Change::MovedIn
+            }
+            EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => Change::Written,
+            _ => Change::Other,
+        }
+    }
+
+    pub fn start(path: &Path, tx: mpsc::Sender<()>) -> notify::Result<Watch> {
+        let (dir, file) = split_path(path);
+        let file = file.to_os_string();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                let change = change(&event.kind);
+                if event
+                    .paths
+                    .iter()
+                    .filter_map(|p| p.file_name())
+                    .any(|name| wants_reload(change, name, &file))
+                {
+                    // A full channel already means "reload pending".
+                    let _ = tx.try_send(());
+                }
+            })?;
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+        Ok(watcher)
+    }
 }
 
 /// Reloads on every trigger until the process stops.
@@ -148,4 +298,124 @@ async fn reload(
     }
     reloader.reload(plan.listeners).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn only_the_config_file_and_configmap_swaps_reload() {
+        use Change::*;
+        let file = OsStr::new("pushtail.yaml");
+        let table: &[(Change, &str, bool)] = &[
+            (Written, "pushtail.yaml", true),
+            (Created, "pushtail.yaml", true),
+            (MovedIn, "pushtail.yaml", true),
+            (Other, "pushtail.yaml", false),
+            (Written, "app.log", false),
+            (Created, "app.log", false),
+            (MovedIn, ".pushtail.yaml.swp", false),
+            (Written, "pushtail.yaml~", false),
+            (Written, "4913", false),
+            (MovedIn, "..data", true),
+            (Created, "..data_tmp", false),
+            (Other, "..data", false),
+            (Written, "pushtail.yml", false),
+        ];
+        for &(change, name, want) in table {
+            assert_eq!(
+                wants_reload(change, OsStr::new(name), file),
+                want,
+                "{change:?} {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn split_path_finds_the_directory() {
+        let table: &[(&str, &str, &str)] = &[
+            (
+                "/etc/pushtail/pushtail.yaml",
+                "/etc/pushtail",
+                "pushtail.yaml",
+            ),
+            ("pushtail.yaml", ".", "pushtail.yaml"),
+            ("config/p.yaml", "config", "p.yaml"),
+        ];
+        for &(path, dir, file) in table {
+            assert_eq!(
+                split_path(Path::new(path)),
+                (Path::new(dir), OsStr::new(file)),
+                "{path}"
+            );
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn kernel_events_map_to_changes() {
+        use inotify::EventMask as M;
+        let file = std::ffi::OsString::from("c.yaml");
+        let table: &[(M, Option<&str>, bool)] = &[
+            (M::CLOSE_WRITE, Some("c.yaml"), true),
+            (M::CREATE, Some("c.yaml"), true),
+            (M::MOVED_TO, Some("c.yaml"), true),
+            (M::MOVED_TO, Some("..data"), true),
+            (M::MOVED_FROM, Some("c.yaml"), false),
+            (M::DELETE, Some("c.yaml"), false),
+            (M::CLOSE_WRITE, Some("other.log"), false),
+            (M::CREATE | M::ISDIR, Some("..2026_01_01"), false),
+            (M::IGNORED, None, false),
+            (M::Q_OVERFLOW, None, true),
+        ];
+        for &(mask, name, want) in table {
+            assert_eq!(
+                watch::relevant(mask, name.map(OsStr::new), &file),
+                want,
+                "{mask:?} {name:?}"
+            );
+        }
+    }
+
+    /// The kernel subscription itself: writes to another file in the
+    /// directory produce no event at all; only the config file's own write
+    /// does.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn writes_to_other_files_never_reach_the_process() {
+        use std::io::Write;
+
+        use futures_util::StreamExt;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let busy_path = dir.path().join("app.log");
+        let mut busy = std::fs::File::create(&busy_path).expect("create busy file");
+        let inotify = inotify::Inotify::init().expect("inotify");
+        inotify
+            .watches()
+            .add(dir.path(), watch::MASK)
+            .expect("watch");
+        let mut events = inotify.into_event_stream([0u8; 4096]).expect("stream");
+        for _ in 0..10_000 {
+            busy.write_all(b"a line\n").expect("write busy file");
+        }
+        std::fs::read(&busy_path).expect("read busy file");
+        std::fs::write(dir.path().join("c.yaml"), "x: 1\n").expect("write config");
+        // The first event the process sees is the config file's.
+        let first = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("stream open")
+            .expect("event");
+        assert_eq!(
+            first.name.as_deref(),
+            Some(OsStr::new("c.yaml")),
+            "{first:?}"
+        );
+        drop(busy);
+    }
 }

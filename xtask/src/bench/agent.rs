@@ -148,9 +148,13 @@ impl Agent {
         sink_port: u16,
         wal: Option<(&Path, &str)>,
     ) -> Result<(Agent, SocketAddr)> {
+        Agent::start_pushtail_with(bin, &pushtail_config(sink_port, wal))
+    }
+
+    /// Starts `bin` with `config` (which must listen on loopback, port 0).
+    pub fn start_pushtail_with(bin: &Path, config: &str) -> Result<(Agent, SocketAddr)> {
         let path = std::env::temp_dir().join(format!("pushtail-bench-{}.yaml", std::process::id()));
-        std::fs::write(&path, pushtail_config(sink_port, wal))
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
         let mut cmd = Command::new(bin);
         cmd.arg(format!("-config.file={}", path.display()));
         let (mut agent, rx) = Agent::spawn(cmd, Some(path))?;
@@ -197,6 +201,30 @@ impl Agent {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`) to the agent process.
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .context("running kill")?;
+        anyhow::ensure!(status.success(), "kill -{signal} failed: {status}");
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for the agent to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(POLL);
+        }
     }
 
     /// Errors (with the agent's last output) if the agent has exited.

@@ -7,11 +7,11 @@
 //! sink to drain, and reports. It measures only the agent's process tree and
 //! fails the run when delivered differs from acknowledged.
 
-mod agent;
+pub(crate) mod agent;
 mod bodies;
 mod floor;
 mod load;
-mod procfs;
+pub(crate) mod procfs;
 mod report;
 mod sampler;
 mod sink;
@@ -121,18 +121,18 @@ impl Args {
     }
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
-fn cargo_build_release(packages: &[&str]) -> Result<()> {
+pub(crate) fn cargo_build_release(packages: &[&str]) -> Result<()> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
     cmd.current_dir(workspace_root())
         .args(["build", "--release"]);

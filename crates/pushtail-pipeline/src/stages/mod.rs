@@ -56,6 +56,8 @@ mod tenant;
 mod timestamp;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub(crate) mod testing;
 
 /// One pipeline stage.

@@ -196,4 +196,6 @@ impl Stage for TimestampStage {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
