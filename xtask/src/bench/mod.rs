@@ -223,6 +223,16 @@ fn run(
         .build()?;
     let sink = rt.block_on(sink::Sink::start(args.sink_port))?;
 
+    // With --wal, the log lives in a temp dir removed when the run ends
+    // (it can hold up to wal.max_size, 1 GiB by default).
+    let wal_dir = match args.wal {
+        Some(_) => Some(
+            tempfile::Builder::new()
+                .prefix("pushtail-bench-wal-")
+                .tempdir()?,
+        ),
+        None => None,
+    };
     let (mut agent, target) = match (&args.agent_cmd, &args.push_url) {
         (Some(cmd), Some(url)) => {
             let (authority, path) = load::split_url(url)?;
@@ -241,10 +251,11 @@ fn run(
                 .release_bin
                 .clone()
                 .unwrap_or_else(|| target_dir().join("release").join("pushtail"));
-            let wal_dir =
-                std::env::temp_dir().join(format!("pushtail-bench-wal-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&wal_dir);
-            let wal = args.wal.as_deref().map(|sync| (wal_dir.as_path(), sync));
+            let wal = args
+                .wal
+                .as_deref()
+                .zip(wal_dir.as_ref())
+                .map(|(sync, dir)| (dir.path(), sync));
             let (agent, addr) = agent::Agent::start_pushtail(&bin, sink.port(), wal)?;
             let target = load::Target {
                 authority: addr.to_string(),
