@@ -2,6 +2,7 @@
 //! a real HTTP client, checked through its dry-run output or a fake Loki.
 
 mod cli;
+mod deploy;
 mod edge;
 mod forward;
 mod input;
@@ -9,5 +10,6 @@ mod invariants;
 mod pipeline;
 mod receive;
 mod reload;
+mod status;
 mod support;
 mod wal;

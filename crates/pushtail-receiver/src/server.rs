@@ -42,6 +42,7 @@ use crate::layers::{MetricsLayer, MetricsService};
 use crate::metrics::TCP_CONNECTIONS;
 use crate::route::RouteTable;
 use crate::service::{ListenerService, ListenerState, Routing};
+use crate::status::{ListenerView, StatusBoard, StatusSource};
 use crate::target::{now_ns, BatchSet, Target};
 use crate::{normalize_base_url, validate, ListenerSpec, Output, ReceiverConfigError};
 
@@ -70,6 +71,7 @@ pub struct Receiver {
     handoff: Arc<Handoff>,
     shutting_down: Arc<AtomicBool>,
     metrics: Option<PrometheusHandle>,
+    status: Arc<StatusBoard>,
 }
 
 struct Bound {
@@ -100,7 +102,7 @@ impl Receiver {
         crate::metrics::describe();
         let handoff = Arc::new(Handoff::new(output.queues, output.log));
         let shutting_down = Arc::new(AtomicBool::new(false));
-        let mut bound = Vec::with_capacity(listeners.len());
+        let mut sockets = Vec::with_capacity(listeners.len());
         for spec in listeners {
             let address = format!(
                 "{}:{}",
@@ -116,26 +118,49 @@ impl Receiver {
                 .await
                 .map_err(|source| ReceiverError::Bind { address, source })?;
             let addr = listener.local_addr().unwrap_or(addr);
-            let state = Arc::new(listener_state(
-                &spec,
-                &handoff,
-                output.push_timeout,
-                &shutting_down,
-                metrics.clone(),
-            ));
-            bound.push(Bound {
+            let routing = Arc::new(ArcSwap::from_pointee(routing(&spec, None)));
+            sockets.push((listener, addr, spec, routing));
+        }
+        let status = Arc::new(StatusBoard::new(
+            sockets
+                .iter()
+                .map(|(_, addr, spec, routing)| ListenerView {
+                    address: *addr,
+                    shared: spec.serve_metrics,
+                    routing: Arc::clone(routing),
+                })
+                .collect(),
+        ));
+        let bound = sockets
+            .into_iter()
+            .map(|(listener, addr, spec, routing)| Bound {
                 listener,
                 addr,
+                state: Arc::new(ListenerState {
+                    routing,
+                    handoff: Arc::clone(&handoff),
+                    push_timeout: output.push_timeout,
+                    shutting_down: Arc::clone(&shutting_down),
+                    metrics: metrics.clone(),
+                    status: spec.serve_metrics.then(|| Arc::clone(&status)),
+                }),
                 server: spec.server,
-                state,
-            });
-        }
+            })
+            .collect();
         Ok(Receiver {
             listeners: bound,
             handoff,
             shutting_down,
             metrics,
+            status,
         })
+    }
+
+    /// Gives the status page (`GET /`, `GET /api/v1/status` on the shared
+    /// server) the agent's version and its clients. Without it the page
+    /// shows the receiver's own version and no clients.
+    pub fn attach_status(&self, version: impl Into<String>, source: Arc<dyn StatusSource>) {
+        self.status.attach(version.into(), source);
     }
 
     /// A handle that swaps the targets of the running listeners; see
@@ -248,7 +273,8 @@ impl Reloader {
         }
         let mut replaced = Vec::with_capacity(listeners.len());
         for (spec, (_, state)) in listeners.iter().zip(&self.listeners) {
-            replaced.push(state.routing.swap(Arc::new(routing(spec))));
+            let next = routing(spec, Some(&state.routing.load()));
+            replaced.push(state.routing.swap(Arc::new(next)));
         }
         for old in replaced {
             flush_routing(&old, &self.handoff, true, Some(RELOAD_FLUSH_TIMEOUT)).await;
@@ -274,16 +300,31 @@ fn resolve(server: &ServerConfig) -> Result<SocketAddr, ReceiverError> {
     Ok(SocketAddr::new(ip, server.http_listen_port))
 }
 
-fn routing(spec: &ListenerSpec) -> Routing {
+/// The routes and targets of `spec`; a target whose job ran in `previous`
+/// keeps its status counters.
+fn routing(spec: &ListenerSpec, previous: Option<&Routing>) -> Routing {
+    let stats = |job: &str| {
+        previous
+            .and_then(|p| p.targets.iter().find(|t| t.spec.job_name == job))
+            .map(|t| Arc::clone(&t.stats))
+            .unwrap_or_default()
+    };
     Routing {
         routes: RouteTable::new(
             spec.targets.iter().map(|t| normalize_base_url(&t.base_url)),
             spec.serve_metrics,
         ),
-        targets: spec.targets.iter().cloned().map(Target::new).collect(),
+        targets: spec
+            .targets
+            .iter()
+            .map(|t| Target::new(t.clone(), stats(&t.job_name)))
+            .collect::<Vec<_>>(),
     }
 }
 
+/// A listener's state outside [`Receiver::bind`] (service-level tests): a
+/// shared listener gets a status board that sees only itself.
+#[cfg(test)]
 pub(crate) fn listener_state(
     spec: &ListenerSpec,
     handoff: &Arc<Handoff>,
@@ -291,12 +332,21 @@ pub(crate) fn listener_state(
     shutting_down: &Arc<AtomicBool>,
     metrics: Option<PrometheusHandle>,
 ) -> ListenerState {
+    let routing = Arc::new(ArcSwap::from_pointee(routing(spec, None)));
+    let status = spec.serve_metrics.then(|| {
+        Arc::new(StatusBoard::new(vec![ListenerView {
+            address: SocketAddr::from(([127, 0, 0, 1], spec.server.http_listen_port)),
+            shared: true,
+            routing: Arc::clone(&routing),
+        }]))
+    });
     ListenerState {
-        routing: ArcSwap::from_pointee(routing(spec)),
+        routing,
         handoff: Arc::clone(handoff),
         push_timeout,
         shutting_down: Arc::clone(shutting_down),
         metrics,
+        status,
     }
 }
 

@@ -6,6 +6,7 @@
 //! module only turns streams into batches.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use pushtail_pipeline::PipelineEntry;
 use pushtail_proto::labels::LabelSet;
@@ -16,6 +17,7 @@ use pushtail_proto::tenant::TenantId;
 use crate::cache::Cache;
 use crate::error::StreamErrorKind;
 use crate::metrics::{BAD_STREAMS_TOTAL, ENTRIES_WRITTEN};
+use crate::status::TargetStats;
 use crate::TargetSpec;
 
 /// The label relabel rules use to read and set the tenant.
@@ -50,16 +52,20 @@ pub(crate) struct Target {
     cache: Cache<(Source, Option<TenantId>), Resolution>,
     entries_written: metrics::Counter,
     bad_streams: metrics::Counter,
+    /// What the status page shows; shared with the target this one replaced
+    /// on reload (same job), so counters survive reloads.
+    pub stats: Arc<TargetStats>,
 }
 
 impl Target {
-    pub(crate) fn new(spec: TargetSpec) -> Self {
+    pub(crate) fn new(spec: TargetSpec, stats: Arc<TargetStats>) -> Self {
         let job = spec.job_name.clone();
         Target {
             entries_written: metrics::counter!(ENTRIES_WRITTEN, "job" => job.clone()),
             bad_streams: metrics::counter!(BAD_STREAMS_TOTAL, "job" => job),
             cache: Cache::new(),
             spec,
+            stats,
         }
     }
 
@@ -138,6 +144,7 @@ impl Target {
 
     pub(crate) fn count_written(&self, entries: usize) {
         self.entries_written.increment(entries as u64);
+        self.stats.count_entries(entries);
     }
 
     pub(crate) fn count_bad_streams(&self, streams: usize) {
