@@ -95,13 +95,16 @@ async fn not_served_on_a_loki_push_api_listener() {
         serve_metrics: false,
     };
     let handoff = Arc::new(Handoff::new(vec![tx], None));
-    let state = Arc::new(listener_state(
-        &spec,
-        &handoff,
-        Duration::from_secs(1),
-        &Arc::new(AtomicBool::new(false)),
-        None,
-    ));
+    let state = Arc::new(
+        listener_state(
+            &spec,
+            &handoff,
+            Duration::from_secs(1),
+            &Arc::new(AtomicBool::new(false)),
+            None,
+        )
+        .unwrap(),
+    );
     let h = Harness {
         state,
         rx: mpsc::channel(1).1,
