@@ -20,6 +20,11 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::support::*;
 
+/// A request case: (URL or path, headers, expected status).
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16);
+/// A gRPC case: (metadata, message, expected code).
+type GrpcCase<'a> = (&'a [(&'static str, &'a str)], Bytes, tonic::Code);
+
 const ONE_LINE: &str = r#"{"streams":[{"stream":{"app":"a"},"values":[["1","hello"]]}]}"#;
 
 /// An agent config with TLS from `pki`'s `server.crt`/`server.key`
@@ -262,7 +267,7 @@ async fn credentials_guard_one_target_while_another_stays_open() {
     let agent = Agent::start(bin(), &yaml, &["-dry-run", "-print-config-stderr"], 1);
     let client = reqwest::Client::new();
     let edge = agent.url(0, "/edge/loki/api/v1/push");
-    let cases: &[(&str, &[(&str, &str)], u16)] = &[
+    let cases: &[Case] = &[
         (&edge, &[], 401),
         (&edge, &[("Authorization", "Basic ZWRnZTp3cm9uZw==")], 401), // edge:wrong
         (&edge, &[("Authorization", "Bearer inline-t0ken")], 401),
@@ -472,7 +477,7 @@ async fn grpc_cases(channel: tonic::transport::Channel, loki: &FakeLoki) {
             ),
         ]
     );
-    let codes: &[(&[(&'static str, &str)], Bytes, tonic::Code)] = &[
+    let codes: &[GrpcCase] = &[
         (
             &[("x-pushtail-base-url", "/nope/")],
             push_request("x"),
@@ -687,7 +692,7 @@ async fn the_secure_example_config_serves_as_documented() {
     );
     let client = tls_client(&pki, Some(&pki.client("team-a")));
     let url = |p: &str| format!("https://127.0.0.1:{}{p}", agent.addr(0).port());
-    let cases: &[(&str, &[(&str, &str)], u16)] = &[
+    let cases: &[Case] = &[
         ("/edge/loki/api/v1/push", &[], 401),
         (
             "/edge/loki/api/v1/push",
