@@ -9,5 +9,6 @@ mod invariants;
 mod pipeline;
 mod receive;
 mod reload;
+mod secure;
 mod support;
 mod wal;
