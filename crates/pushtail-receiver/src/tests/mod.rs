@@ -39,6 +39,8 @@ pub(super) fn target(job: &str, base: &str) -> TargetSpec {
         tenant_id: None,
         relabel: Arc::new(RelabelRules::default()),
         pipeline: Arc::new(Pipeline::empty()),
+        auth: Default::default(),
+        tenant_from_client_cert: None,
     }
 }
 
@@ -78,7 +80,8 @@ impl Harness {
             push_timeout,
             &Arc::new(AtomicBool::new(false)),
             None,
-        ));
+        )
+        .unwrap());
         Harness {
             state,
             rx,
