@@ -48,10 +48,8 @@ impl Pki {
     /// A fresh CA; `ca.pem` is written into a new temp directory.
     pub fn new(name: &str) -> Pki {
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "pushtail-pki-{name}-{}-{n}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("pushtail-pki-{name}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {dir:?}: {e}"));
         let key = generated_key();
         let mut ca = params(&format!("pushtail test CA {name}"), Vec::new());

@@ -166,7 +166,10 @@ impl Credentials {
 
 fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != b' ').unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| *b != b' ').map_or(start, |e| e + 1);
+    let end = bytes
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |e| e + 1);
     &bytes[start..end.max(start)]
 }
 
@@ -211,7 +214,11 @@ mod tests {
             (&both, Some("Basic !!!".into()), Err(AuthFailure::Wrong)),
             (&both, Some("Digest x".into()), Err(AuthFailure::Wrong)),
             (&both, Some("tok".into()), Err(AuthFailure::Wrong)),
-            (&only_basic, Some("Bearer tok".into()), Err(AuthFailure::Wrong)),
+            (
+                &only_basic,
+                Some("Bearer tok".into()),
+                Err(AuthFailure::Wrong),
+            ),
             (&none, None, Ok(())),
             (&none, Some("Bearer x".into()), Ok(())),
         ];
@@ -240,11 +247,21 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Bearer tok".parse().expect("value"));
         assert_eq!(loaded.check(&headers), Ok(()));
-        let err = Credentials::load("j", &cfg(&empty)).unwrap_err().to_string();
-        assert!(err.contains("empty") && err.contains("bearer_token_file"), "{err}");
+        let err = Credentials::load("j", &cfg(&empty))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("empty") && err.contains("bearer_token_file"),
+            "{err}"
+        );
         let missing = dir.join("missing");
-        let err = Credentials::load("j", &cfg(&missing)).unwrap_err().to_string();
-        assert!(err.contains("cannot read") && err.contains("missing"), "{err}");
+        let err = Credentials::load("j", &cfg(&missing))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cannot read") && err.contains("missing"),
+            "{err}"
+        );
         assert!(!format!("{loaded:?}").contains("tok"), "{loaded:?}");
         let _ = std::fs::remove_dir_all(dir);
     }

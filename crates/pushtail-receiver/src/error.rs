@@ -237,8 +237,10 @@ impl PushError {
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         if let PushError::Unauthorized { challenge, .. } = &self {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         if let Some(secs) = self.retry_after() {
             resp.headers_mut()

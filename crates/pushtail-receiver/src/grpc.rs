@@ -67,7 +67,10 @@ pub(crate) fn error_response(err: &PushError) -> Response<tonic::body::Body> {
 }
 
 /// Serves one gRPC request.
-pub(crate) async fn serve<B>(state: &Arc<ListenerState>, req: Request<B>) -> Response<tonic::body::Body>
+pub(crate) async fn serve<B>(
+    state: &Arc<ListenerState>,
+    req: Request<B>,
+) -> Response<tonic::body::Body>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError> + Send,
@@ -141,7 +144,8 @@ where
             }
         })
     };
-    let mut grpc = tonic::server::Grpc::new(RawCodec).apply_max_message_size_config(Some(limit), None);
+    let mut grpc =
+        tonic::server::Grpc::new(RawCodec).apply_max_message_size_config(Some(limit), None);
     let mut resp = grpc.unary(push, req).await;
     // tonic answers an over-limit message OUT_OF_RANGE; Loki's clients and
     // this agent's contract call it RESOURCE_EXHAUSTED (HTTP's 413).
@@ -154,7 +158,10 @@ where
 
 /// Attaches the metric labels: route `grpc`, and as `status_code` the
 /// HTTP status the same push would have got (204 for success).
-fn label(mut resp: Response<tonic::body::Body>, request_bytes: usize) -> Response<tonic::body::Body> {
+fn label(
+    mut resp: Response<tonic::body::Body>,
+    request_bytes: usize,
+) -> Response<tonic::body::Body> {
     let status = match resp.headers().get("grpc-status").map(HeaderValue::as_bytes) {
         None | Some(b"0") => 204,
         Some(b"3") => 400,
@@ -238,7 +245,12 @@ mod tests {
 
     #[test]
     fn grpc_is_told_by_content_type() {
-        let req = |ct: &str| Request::builder().header("content-type", ct).body(()).expect("request");
+        let req = |ct: &str| {
+            Request::builder()
+                .header("content-type", ct)
+                .body(())
+                .expect("request")
+        };
         assert!(is_grpc(&req("application/grpc")));
         assert!(is_grpc(&req("application/grpc+proto")));
         assert!(!is_grpc(&req("application/x-protobuf")));

@@ -17,17 +17,17 @@ mod cache;
 mod conn;
 mod decode;
 mod error;
+mod grpc;
 mod handoff;
 mod layers;
 mod lines;
 mod route;
 mod server;
 mod service;
-mod grpc;
 mod target;
-mod tls;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -194,7 +194,9 @@ fn validate_tls(tls: &config::TlsServerConfig) -> Result<(), &'static str> {
     }
     if tls.client_auth_type.verifies() && tls.client_ca_file.is_empty() && tls.client_ca.is_empty()
     {
-        return Err("client_auth_type verifies client certificates and needs client_ca_file or client_ca");
+        return Err(
+            "client_auth_type verifies client certificates and needs client_ca_file or client_ca",
+        );
     }
     Ok(())
 }

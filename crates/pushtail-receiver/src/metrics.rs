@@ -78,10 +78,7 @@ pub(crate) fn describe() {
         AUTH_FAILURES_TOTAL,
         "Requests refused with 401 because credentials were missing or wrong, by job and reason."
     );
-    describe_counter!(
-        TLS_HANDSHAKE_FAILURES_TOTAL,
-        "TLS handshakes that failed."
-    );
+    describe_counter!(TLS_HANDSHAKE_FAILURES_TOTAL, "TLS handshakes that failed.");
     describe_counter!(
         REJECTED_CONNECTIONS_TOTAL,
         "Connections or requests refused or cut off by the HTTP layer, by reason."

@@ -14,8 +14,8 @@
 //! [`crate::accept`]. Nothing here reads bodies.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,26 +27,28 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::server::TlsStream;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio_rustls::server::TlsStream;
 use tower::ServiceBuilder;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{Trace, TraceLayer};
 
 use crate::accept::{classify, AcceptAction, BACKOFF};
+use crate::auth::CredentialError;
 use crate::config::ServerConfig;
 use crate::conn::{
     connection_error_reason, count_rejection, ConnService, ConnState, DeadlineIo, Timeouts,
 };
 use crate::handoff::Handoff;
 use crate::layers::{MetricsLayer, MetricsService};
-use crate::auth::CredentialError;
 use crate::metrics::{TCP_CONNECTIONS, TLS_HANDSHAKE_FAILURES_TOTAL};
 use crate::route::RouteTable;
 use crate::service::{ClientIdentity, ListenerService, ListenerState, ReloadEndpoint, Routing};
-use crate::tls::{client_cn, looks_like_plain_http, Tls, TlsError, PLAIN_HTTP_RESPONSE, ROTATION_CHECK};
 use crate::target::{now_ns, BatchSet, Target};
+use crate::tls::{
+    client_cn, looks_like_plain_http, Tls, TlsError, PLAIN_HTTP_RESPONSE, ROTATION_CHECK,
+};
 use crate::{normalize_base_url, validate, ListenerSpec, Output, ReceiverConfigError};
 
 /// How often held pipeline entries (multiline) are checked for release.

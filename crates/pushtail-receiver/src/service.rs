@@ -26,9 +26,8 @@ use pushtail_proto::tenant::TenantId;
 
 use crate::auth::AuthFailure;
 use crate::body::Format;
-use crate::config::CertTenant;
-use crate::server::{ReloadFailure, ReloadHook};
 use crate::body::{content_encoding, header_tenant, push_format, read_limited};
+use crate::config::CertTenant;
 use crate::decode::{
     decode_encoding, decode_push, is_cheap, label_key, quote_labels, DecodePermits,
 };
@@ -38,6 +37,7 @@ use crate::layers::{RequestBytes, RouteLabel};
 use crate::lines::{parse_plain_path, parse_timestamp_query, split_lines};
 use crate::metrics::REJECTED_PUSHES_TOTAL;
 use crate::route::{Endpoint, RouteTable, NOT_FOUND_LABEL};
+use crate::server::{ReloadFailure, ReloadHook};
 use crate::target::{BatchSet, Clock, Source, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

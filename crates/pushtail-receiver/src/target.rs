@@ -14,9 +14,9 @@ use pushtail_proto::syntax::LabelParseError;
 use pushtail_proto::tenant::TenantId;
 
 use crate::auth::{AuthFailure, CredentialError, Credentials};
-use crate::metrics::AUTH_FAILURES_TOTAL;
 use crate::cache::Cache;
 use crate::error::StreamErrorKind;
+use crate::metrics::AUTH_FAILURES_TOTAL;
 use crate::metrics::{BAD_STREAMS_TOTAL, ENTRIES_WRITTEN};
 use crate::TargetSpec;
 

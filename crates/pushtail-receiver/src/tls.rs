@@ -130,12 +130,11 @@ fn provider() -> Arc<CryptoProvider> {
 /// Loads every file the config names and builds the rustls config: what
 /// start-up and each rotation run.
 pub(crate) fn load(cfg: &TlsServerConfig) -> Result<rustls::ServerConfig, TlsError> {
-    let cert_pem = pick(&cfg.cert_file, "cert_file", &cfg.cert, "cert").ok_or_else(|| {
-        TlsError::Invalid {
+    let cert_pem =
+        pick(&cfg.cert_file, "cert_file", &cfg.cert, "cert").ok_or_else(|| TlsError::Invalid {
             origin: "http_tls_config".into(),
             reason: "needs cert_file or cert".into(),
-        }
-    })?;
+        })?;
     let inline_key = cfg.key.as_ref().map_or("", |k| k.expose());
     let key_pem =
         pick(&cfg.key_file, "key_file", inline_key, "key").ok_or_else(|| TlsError::Invalid {
@@ -189,11 +188,16 @@ fn client_verifier(
         ClientAuthType::RequestClientCert => Some(any(false)),
         ClientAuthType::RequireAnyClientCert => Some(any(true)),
         ClientAuthType::VerifyClientCertIfGiven | ClientAuthType::RequireAndVerifyClientCert => {
-            let pem = pick(&cfg.client_ca_file, "client_ca_file", &cfg.client_ca, "client_ca")
-                .ok_or_else(|| TlsError::Invalid {
-                    origin: "http_tls_config.client_auth_type".into(),
-                    reason: "needs client_ca_file or client_ca".into(),
-                })?;
+            let pem = pick(
+                &cfg.client_ca_file,
+                "client_ca_file",
+                &cfg.client_ca,
+                "client_ca",
+            )
+            .ok_or_else(|| TlsError::Invalid {
+                origin: "http_tls_config.client_auth_type".into(),
+                reason: "needs client_ca_file or client_ca".into(),
+            })?;
             let mut roots = RootCertStore::empty();
             for cert in certs(pem)? {
                 roots.add(cert).map_err(|e| TlsError::Invalid {

@@ -332,10 +332,15 @@ impl Reload {
                 "wal changed: restart to apply write-ahead log changes".into(),
             ));
         }
-        self.reloader.reload(plan.listeners).await.map_err(|e| match e {
-            pushtail_receiver::ReloadError::Credentials(_) => ReloadFailure::Failed(e.to_string()),
-            other => ReloadFailure::Refused(other.to_string()),
-        })
+        self.reloader
+            .reload(plan.listeners)
+            .await
+            .map_err(|e| match e {
+                pushtail_receiver::ReloadError::Credentials(_) => {
+                    ReloadFailure::Failed(e.to_string())
+                }
+                other => ReloadFailure::Refused(other.to_string()),
+            })
     }
 }
 

@@ -74,14 +74,16 @@ impl Harness {
             serve_metrics: true,
         };
         let handoff = Arc::new(Handoff::new(vec![tx.clone()], None));
-        let state = Arc::new(listener_state(
-            &spec,
-            &handoff,
-            push_timeout,
-            &Arc::new(AtomicBool::new(false)),
-            None,
-        )
-        .unwrap());
+        let state = Arc::new(
+            listener_state(
+                &spec,
+                &handoff,
+                push_timeout,
+                &Arc::new(AtomicBool::new(false)),
+                None,
+            )
+            .unwrap(),
+        );
         Harness {
             state,
             rx,
