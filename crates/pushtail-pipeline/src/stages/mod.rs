@@ -53,7 +53,7 @@ mod sampling;
 mod static_labels;
 mod template;
 mod tenant;
-mod timestamp;
+pub(crate) mod timestamp;
 
 #[cfg(test)]
 mod proptests;

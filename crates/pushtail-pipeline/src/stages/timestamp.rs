@@ -7,7 +7,7 @@
 //! for the same label set plus 1ns, or leaves it alone when there is none.
 //! The per-label-set memory is bounded (10 000 sets; cleared when full).
 
-mod golayout;
+pub(crate) mod golayout;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
