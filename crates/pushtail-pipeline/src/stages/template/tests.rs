@@ -51,6 +51,31 @@ fn template_stage_table() {
             "line",
             r#"{app="loki", level="WARN"} LOKI doki|OK|TEST"#,
         ),
+        // The whole Go template language and sprig.
+        (
+            "- template: {source: out, template: '{{ printf \"%s/%5s|\" .app .level }}{{ with $x := .app }}{{ $x | upper }}{{ end }}'}\n- output: {source: out}",
+            &[("app", "loki"), ("level", "WARN")],
+            "line",
+            r#"{app="loki", level="WARN"} loki/ WARN|LOKI"#,
+        ),
+        (
+            "- template: {source: out, template: '{{ range $i, $p := splitList \"/\" .Entry }}{{ if $i }},{{ end }}{{ $p | default \"-\" }}{{ end }}'}\n- output: {source: out}",
+            &[],
+            "/a/b",
+            "{} -,a,b",
+        ),
+        (
+            "- template: {source: out, template: '{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}'}\n- output: {source: out}",
+            &[("app", "loki")],
+            "l",
+            r#"{app="loki"} Entry=l;app=loki;"#,
+        ),
+        (
+            "- template: {source: app, template: '{{ ToUpper .Value }}'}\n- output: {source: app}",
+            &[("app", "straße")],
+            "line",
+            r#"{app="straße"} STRAßE"#,
+        ),
         (
             "- template: {source: h, template: '{{ Sha2Hash .Entry \"salt\" }}'}\n- output: {source: h}",
             &[],
@@ -66,6 +91,14 @@ fn template_config_errors() {
         (
             "- template: {template: x}",
             "pipeline_stages[0] (template): field \"source\": template source value is required",
+        ),
+        (
+            "- template: {source: a, template: '{{ genCA \"x\" 1 }}'}",
+            "pipeline_stages[0] (template): field \"template\": function \"genCA\" is not available in pushtail: it generates keys or certificates, which has no place in a log pipeline",
+        ),
+        (
+            "- template: {source: a, template: '{{ if .a }}x'}",
+            "pipeline_stages[0] (template): field \"template\": unexpected EOF: {{if}} has no {{end}}",
         ),
         (
             "- template: {source: a, template: '{{ Nope }}'}",

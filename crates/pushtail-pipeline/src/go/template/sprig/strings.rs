@@ -232,6 +232,27 @@ pub(super) fn register_all(m: &mut FuncMap) {
             .collect();
         Ok(str_value(q.join(" ")))
     });
+    register(m, "bcrypt", Exactly(1), |a| {
+        Ok(str_value(bcrypt(string(&a[0])?)))
+    });
+    register(m, "htpasswd", AtLeast(2), |a| {
+        let (user, password) = (string(&a[0])?, string(&a[1])?);
+        let sha = match a.get(2) {
+            Some(v) => string(v)? == "sha",
+            None => false,
+        };
+        Ok(str_value(if user.contains(':') {
+            format!("invalid username: {user}")
+        } else if sha {
+            let sum = sha1::Sha1::digest(password);
+            format!(
+                "{user}:{{SHA}}{}",
+                base64::engine::general_purpose::STANDARD.encode(sum)
+            )
+        } else {
+            format!("{user}:{}", bcrypt(password))
+        }))
+    });
     register(m, "randAlphaNum", Exactly(1), |a| rand_string(a, ALNUM));
     register(m, "randAlpha", Exactly(1), |a| rand_string(a, ALPHA));
     register(m, "randNumeric", Exactly(1), |a| {
@@ -630,4 +651,13 @@ fn rand_string(a: &[Value], set: &[u8]) -> Res {
         .map(|_| char::from(set[fastrand::usize(..set.len())]))
         .collect();
     Ok(str_value(s))
+}
+
+/// sprig's `bcrypt`: Go's `bcrypt.GenerateFromPassword` at the default
+/// cost (10), version `2a`.
+fn bcrypt(input: &str) -> String {
+    match bcrypt::hash_with_result(input, 10) {
+        Ok(h) => h.format_for_version(bcrypt::Version::TwoA),
+        Err(e) => format!("failed to encrypt string with bcrypt: {e}"),
+    }
 }
