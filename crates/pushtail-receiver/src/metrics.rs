@@ -29,6 +29,13 @@ pub const BAD_STREAMS_TOTAL: &str = "pushtail_receiver_bad_streams_total";
 /// unparseable requests).
 pub const REJECTED_CONNECTIONS_TOTAL: &str = "pushtail_receiver_rejected_connections_total";
 
+/// Counter, labels `job`, `reason` (`missing`, `wrong`, `no_client_cert`):
+/// requests answered 401 by a target that requires credentials.
+pub const AUTH_FAILURES_TOTAL: &str = "pushtail_receiver_auth_failures_total";
+/// Counter: TLS handshakes that failed (plain HTTP on a TLS port, no or a
+/// bad client certificate, protocol errors).
+pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "pushtail_receiver_tls_handshake_failures_total";
+
 /// Registers descriptions with the installed recorder (idempotent).
 pub(crate) fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -67,6 +74,11 @@ pub(crate) fn describe() {
         BAD_STREAMS_TOTAL,
         "Streams skipped because of invalid labels or tenant."
     );
+    describe_counter!(
+        AUTH_FAILURES_TOTAL,
+        "Requests refused with 401 because credentials were missing or wrong, by job and reason."
+    );
+    describe_counter!(TLS_HANDSHAKE_FAILURES_TOTAL, "TLS handshakes that failed.");
     describe_counter!(
         REJECTED_CONNECTIONS_TOTAL,
         "Connections or requests refused or cut off by the HTTP layer, by reason."

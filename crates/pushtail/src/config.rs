@@ -169,6 +169,44 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String
     out
 }
 
+/// Keys whose values are secrets wherever they appear.
+const SECRET_KEYS: &[&str] = &["password", "bearer_token", "client_secret"];
+
+/// The config text for `-print-config-stderr`: re-serialised with every
+/// secret (passwords, tokens, inline TLS keys) shown as `<secret>`.
+pub fn redact_secrets(text: &str) -> String {
+    fn walk(value: &mut serde_yaml::Value, in_tls: bool) {
+        match value {
+            serde_yaml::Value::Mapping(map) => {
+                for (k, v) in map.iter_mut() {
+                    let key = k.as_str().unwrap_or_default();
+                    if SECRET_KEYS.contains(&key) || (in_tls && key == "key") {
+                        if !v.is_null() {
+                            *v = serde_yaml::Value::String("<secret>".into());
+                        }
+                    } else {
+                        walk(v, key.ends_with("tls_config"));
+                    }
+                }
+            }
+            serde_yaml::Value::Sequence(items) => {
+                for item in items {
+                    walk(item, false);
+                }
+            }
+            serde_yaml::Value::Tagged(tagged) => walk(&mut tagged.value, in_tls),
+            _ => {}
+        }
+    }
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(mut value) => {
+            walk(&mut value, false);
+            serde_yaml::to_string(&value).unwrap_or_default()
+        }
+        Err(_) => "# the config could not be printed without its secrets\n".to_owned(),
+    }
+}
+
 /// Everything needed to run, validated.
 pub struct Plan {
     pub server: ServerConfig,
@@ -256,6 +294,8 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
                     tenant_id,
                     relabel,
                     pipeline,
+                    auth: http.auth(),
+                    tenant_from_client_cert: http.tenant_from_client_cert,
                 });
             }
             (None, Some(push)) => own_listeners.push(ListenerSpec {
@@ -269,6 +309,8 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
                     tenant_id: None,
                     relabel,
                     pipeline,
+                    auth: push.auth(),
+                    tenant_from_client_cert: push.tenant_from_client_cert,
                 }],
                 serve_metrics: false,
             }),
@@ -349,6 +391,76 @@ mod tests {
         assert!(err.contains("bse_url"), "{err}");
         assert!(err.contains("scrape_configs[0].http"), "{err}");
         assert!(err.contains("line 6"), "{err}");
+    }
+
+    #[test]
+    fn printed_config_hides_secrets() {
+        let text = "clients:\n  - url: http://x\n    basic_auth: {username: u, password: hunter2}\n    bearer_token: tok1\nserver:\n  http_tls_config:\n    cert_file: /c.pem\n    key: \"-----BEGIN PRIVATE KEY-----\"\nscrape_configs:\n  - job_name: a\n    http:\n      basic_auth: {username: edge, password: s3cret}\n      bearer_token: tok2\n";
+        let printed = redact_secrets(text);
+        for secret in ["hunter2", "tok1", "PRIVATE KEY", "s3cret", "tok2"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        for kept in ["username: edge", "cert_file: /c.pem", "url: http://x"] {
+            assert!(printed.contains(kept), "{kept} missing from {printed}");
+        }
+        assert!(printed.contains("<secret>"), "{printed}");
+    }
+
+    #[test]
+    fn secure_target_keys_are_checked() {
+        let cases = [
+            (
+                "scrape_configs:\n  - job_name: a\n    http:\n      basic_auth: {username: u}\n",
+                "basic_auth needs password or password_file",
+            ),
+            (
+                "scrape_configs:\n  - job_name: a\n    http:\n      basic_auth: {password: p}\n",
+                "basic_auth needs a username",
+            ),
+            (
+                "scrape_configs:\n  - job_name: a\n    http:\n      bearer_token: t\n      bearer_token_file: /f\n",
+                "bearer_token and bearer_token_file are both set",
+            ),
+            (
+                "scrape_configs:\n  - job_name: a\n    http:\n      tenant_from_client_cert: cn\n",
+                "tenant_from_client_cert needs http_tls_config",
+            ),
+            (
+                "server:\n  http_tls_config: {key_file: /k}\n",
+                "http_tls_config: needs cert_file or cert",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c}\n",
+                "http_tls_config: needs key_file or key",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c, key_file: /k, client_auth_type: RequireAndVerifyClientCert}\n",
+                "needs client_ca_file or client_ca",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c, cert: x, key_file: /k}\n",
+                "cert_file and cert are both set",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c, key_file: /k, client_auth_type: Sometimes}\n",
+                "unknown variant `Sometimes`",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c, key_file: /k, min_version: TLS10}\n",
+                "unknown variant `TLS10`",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse(text)
+                .and_then(|c| plan(c, &Overrides::default()))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+        let ok = "server:\n  http_tls_config: {cert_file: /c, key_file: /k, client_auth_type: VerifyClientCertIfGiven, client_ca_file: /ca, min_version: TLS13}\n  enable_runtime_reload: true\nscrape_configs:\n  - job_name: a\n    http:\n      tenant_from_client_cert: cn\n      basic_auth: {username: u, password_file: /p}\n  - job_name: b\n    loki_push_api:\n      server: {http_listen_port: 3500}\n      bearer_token: t\n";
+        let plan = parse(ok).and_then(|c| plan(c, &Overrides::default()));
+        assert!(plan.is_ok(), "{:?}", plan.err().map(|e| e.to_string()));
     }
 
     #[test]

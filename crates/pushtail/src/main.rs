@@ -97,7 +97,7 @@ fn load(args: &Args) -> anyhow::Result<(config::Plan, LogSettings, Source)> {
     let source = Source::from_args(args)?;
     let (plan, text) = source.load()?;
     if args.print_config_stderr == Some(true) {
-        eprintln!("{text}");
+        eprintln!("{}", config::redact_secrets(&text));
     }
     let log = LogSettings {
         level: args

@@ -108,13 +108,14 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
     for (listener, addr) in receiver.local_addrs().into_iter().enumerate() {
         tracing::info!(listener, %addr, "listening");
     }
-    let reloads = tokio::spawn(reload::run(
-        triggers,
+    let reload = Arc::new(reload::Reload::new(
         source,
         receiver.reloader(),
         running_clients,
         running_wal,
     ));
+    receiver.set_reload_hook(reload.clone());
+    let reloads = tokio::spawn(reload::run(triggers, reload));
     let committers: Vec<_> = clients
         .iter()
         .filter_map(|(_, handle, tail)| {

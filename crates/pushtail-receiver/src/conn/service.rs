@@ -13,6 +13,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::{count_rejection, reason, ConnState};
+use crate::service::ClientIdentity;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -126,11 +127,21 @@ impl<B: Body + Unpin> Body for TrackedBody<B> {
 pub(crate) struct ConnService<S> {
     inner: S,
     state: Arc<ConnState>,
+    /// On TLS connections: what the handshake told about the client.
+    identity: Option<ClientIdentity>,
 }
 
 impl<S> ConnService<S> {
-    pub(crate) fn new(inner: S, state: Arc<ConnState>) -> ConnService<S> {
-        ConnService { inner, state }
+    pub(crate) fn new(
+        inner: S,
+        state: Arc<ConnState>,
+        identity: Option<ClientIdentity>,
+    ) -> ConnService<S> {
+        ConnService {
+            inner,
+            state,
+            identity,
+        }
     }
 }
 
@@ -152,7 +163,10 @@ where
         let deadline = self.state.request_started(req.version());
         let in_flight = InFlight(Arc::clone(&self.state));
         let timeout = self.state.timeouts.read.unwrap_or_default();
-        let req = req.map(|body| DeadlineBody::new(body, deadline, timeout));
+        let mut req = req.map(|body| DeadlineBody::new(body, deadline, timeout));
+        if let Some(identity) = &self.identity {
+            req.extensions_mut().insert(identity.clone());
+        }
         let fut = self.inner.call(req);
         Box::pin(async move {
             let resp = fut.await?;

@@ -8,8 +8,8 @@ use chrono::{DateTime, Datelike, FixedOffset, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::{OffsetName, Tz};
 use gotmpl::{FuncMap, Value};
 
+use crate::go::layout::GoLayout;
 use crate::go::template::args::{fail, register, str_value, string, Arity::Exactly, Res};
-use crate::stages::timestamp::golayout::GoLayout;
 
 pub(super) fn register_all(m: &mut FuncMap) {
     register(m, "now", Exactly(0), |_| {
@@ -173,7 +173,7 @@ fn add_ns(t: DateTime<Utc>, ns: i64) -> DateTime<Utc> {
 
 fn to_date(layout: &str, s: &str) -> Option<DateTime<Utc>> {
     let tz = local();
-    let ns = GoLayout::new(layout).parse(s, Some(&tz), Utc::now())?;
+    let ns = GoLayout::new(layout).parse_ns(s, Some(&tz), Utc::now())?;
     Some(Utc.timestamp_nanos(ns))
 }
 

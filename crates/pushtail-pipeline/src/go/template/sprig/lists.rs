@@ -439,18 +439,11 @@ fn write_json(
     Ok(())
 }
 
-/// encoding/json's float64: `%f`-style shortest, exponent form below 1e-6
-/// and from 1e21 (`1e-7`, `1e+21`).
+/// encoding/json's float64 (shared with the stages, [`crate::go::json`]).
 fn json_float(f: f64) -> String {
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        return match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
-            _ => s,
-        };
-    }
-    format!("{f}")
+    let mut out = String::new();
+    crate::go::json::write_float(&mut out, f);
+    out
 }
 
 fn json_string(s: &str, out: &mut String, html: bool) {

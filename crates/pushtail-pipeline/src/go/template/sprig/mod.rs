@@ -49,7 +49,7 @@ pub(super) fn refused(name: &str) -> Option<&'static str> {
     })
 }
 
-/// Runs `f` with `pat` compiled. Compiled regexes are kept per thread (a
+/// Runs `f` with `pat` compiled as a Go regexp ([`crate::go::re2`]). Compiled regexes are kept per thread (a
 /// template usually passes the same literal pattern for every entry), so
 /// the hot path compiles each pattern once.
 pub(super) fn with_regex(pat: &str, f: impl FnOnce(&Regex) -> Res) -> Res {
@@ -60,7 +60,7 @@ pub(super) fn with_regex(pat: &str, f: impl FnOnce(&Regex) -> Res) -> Res {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if !cache.contains_key(pat) {
-            let re = Regex::new(pat).map_err(|e| {
+            let re = crate::go::re2::compile(pat).map_err(|e| {
                 fail(format!(
                     "regexp: Compile({pat:?}): {}",
                     e.to_string().trim()
