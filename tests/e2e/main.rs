@@ -10,6 +10,7 @@ mod invariants;
 mod pipeline;
 mod receive;
 mod reload;
+mod secure;
 mod status;
 mod support;
 mod wal;

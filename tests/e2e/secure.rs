@@ -20,13 +20,19 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::support::*;
 
+/// A request case: (URL or path, headers, expected status).
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16);
+/// A gRPC case: (metadata, message, expected code).
+type GrpcCase<'a> = (&'a [(&'static str, &'a str)], Bytes, tonic::Code);
+
 const ONE_LINE: &str = r#"{"streams":[{"stream":{"app":"a"},"values":[["1","hello"]]}]}"#;
 
 /// An agent config with TLS from `pki`'s `server.crt`/`server.key`
-/// (`tls_extra` adds keys to `http_tls_config`) and the given targets.
-fn tls_config(pki: &Pki, tls_extra: &str, server_extra: &str, targets: &str) -> String {
+/// (`tls_extra` adds keys to `http_tls_config`; `extra` follows it: more
+/// `server` keys, or top-level blocks) and the given targets.
+fn tls_config(pki: &Pki, tls_extra: &str, extra: &str, targets: &str) -> String {
     format!(
-        "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n  graceful_shutdown_timeout: 5s\n{server_extra}  http_tls_config:\n    cert_file: {}\n    key_file: {}\n{tls_extra}scrape_configs:\n{targets}",
+        "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n  graceful_shutdown_timeout: 5s\n  http_tls_config:\n    cert_file: {}\n    key_file: {}\n{tls_extra}{extra}scrape_configs:\n{targets}",
         pki.path("server.crt").display(),
         pki.path("server.key").display(),
     )
@@ -46,8 +52,9 @@ fn tls_client(pki: &Pki, identity: Option<&Pair>) -> reqwest::Client {
         .tls_built_in_root_certs(false)
         .timeout(WAIT);
     if let Some(pair) = identity {
-        builder = builder
-            .identity(reqwest::Identity::from_pem(pair.identity_pem().as_bytes()).expect("identity"));
+        builder = builder.identity(
+            reqwest::Identity::from_pem(pair.identity_pem().as_bytes()).expect("identity"),
+        );
     }
     builder.build().expect("client")
 }
@@ -58,7 +65,10 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<(u16, reqwest::header::HeaderMap, String), reqwest::Error> {
-    let mut req = client.post(url).body(body.to_owned()).header(JSON.0, JSON.1);
+    let mut req = client
+        .post(url)
+        .body(body.to_owned())
+        .header(JSON.0, JSON.1);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -92,14 +102,23 @@ async fn presented_cert(addr: SocketAddr, ca_pem: &str) -> Vec<u8> {
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let name = ServerName::try_from("localhost").expect("server name");
     let tls = connector.connect(name, tcp).await.expect("handshake");
-    tls.get_ref().1.peer_certificates().expect("server certificate")[0].to_vec()
+    tls.get_ref()
+        .1
+        .peer_certificates()
+        .expect("server certificate")[0]
+        .to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_push_with_a_verified_server_and_plain_http_refused() {
     let pki = Pki::new("tls");
     pki.write_server(&pki.server("pushtail"));
-    let agent = Agent::start(bin(), &tls_config(&pki, "", "", ROOT_TARGET), &["-dry-run"], 1);
+    let agent = Agent::start(
+        bin(),
+        &tls_config(&pki, "", "", ROOT_TARGET),
+        &["-dry-run"],
+        1,
+    );
     let client = tls_client(&pki, None);
     let (status, _, body) = send(&client, &https(&agent, "/loki/api/v1/push"), &[], ONE_LINE)
         .await
@@ -111,7 +130,9 @@ async fn tls_push_with_a_verified_server_and_plain_http_refused() {
     // Plain HTTP to the TLS port: a clear 400 and a closed connection.
     let plain = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/loki/api/v1/push", agent.addr(0).port());
-    let (status, _, body) = send(&plain, &url, &[], ONE_LINE).await.expect("plain answer");
+    let (status, _, body) = send(&plain, &url, &[], ONE_LINE)
+        .await
+        .expect("plain answer");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("TLS"), "{body}");
 
@@ -136,10 +157,10 @@ async fn tls_push_with_a_verified_server_and_plain_http_refused() {
         .await
         .expect("metrics text");
     assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("pushtail_receiver_tls_handshake_failures_total ")
-                && !l.ends_with(" 0")),
+        metrics.lines().any(
+            |l| l.starts_with("pushtail_receiver_tls_handshake_failures_total ")
+                && !l.ends_with(" 0")
+        ),
         "{metrics}"
     );
 }
@@ -152,17 +173,29 @@ async fn mutual_tls_requires_a_client_certificate_and_can_pin_the_tenant() {
         "    client_auth_type: RequireAndVerifyClientCert\n    client_ca_file: {}\n    min_version: TLS13\n",
         pki.path("ca.pem").display()
     );
-    let targets = "  - job_name: app\n    http: {labels: {source: app}, tenant_from_client_cert: cn}\n";
-    let agent = Agent::start(bin(), &tls_config(&pki, &tls_extra, "", targets), &["-dry-run"], 1);
+    let targets =
+        "  - job_name: app\n    http: {labels: {source: app}, tenant_from_client_cert: cn}\n";
+    let agent = Agent::start(
+        bin(),
+        &tls_config(&pki, &tls_extra, "", targets),
+        &["-dry-run"],
+        1,
+    );
     let url = https(&agent, "/loki/api/v1/push");
 
     let anonymous = send(&tls_client(&pki, None), &url, &[], ONE_LINE).await;
-    assert!(anonymous.is_err(), "accepted without a certificate: {anonymous:?}");
+    assert!(
+        anonymous.is_err(),
+        "accepted without a certificate: {anonymous:?}"
+    );
 
     // A certificate from another CA is refused too.
     let stranger = Pki::new("stranger").client("team-x");
     let foreign = send(&tls_client(&pki, Some(&stranger)), &url, &[], ONE_LINE).await;
-    assert!(foreign.is_err(), "accepted a foreign certificate: {foreign:?}");
+    assert!(
+        foreign.is_err(),
+        "accepted a foreign certificate: {foreign:?}"
+    );
 
     let client = tls_client(&pki, Some(&pki.client("team-a")));
     // The certificate's CN wins over the header.
@@ -180,7 +213,12 @@ async fn certificate_files_are_rotated_without_a_restart() {
     let pki = Pki::new("rotate");
     let first = pki.server("first");
     pki.write_server(&first);
-    let agent = Agent::start(bin(), &tls_config(&pki, "", "", ROOT_TARGET), &["-dry-run"], 1);
+    let agent = Agent::start(
+        bin(),
+        &tls_config(&pki, "", "", ROOT_TARGET),
+        &["-dry-run"],
+        1,
+    );
     let addr = agent.addr(0);
     assert_eq!(presented_cert(addr, pki.ca_pem()).await, der(&first.cert));
 
@@ -191,7 +229,10 @@ async fn certificate_files_are_rotated_without_a_restart() {
         if presented_cert(addr, pki.ca_pem()).await == der(&second.cert) {
             break;
         }
-        assert!(Instant::now() < deadline, "the new certificate was never served");
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was never served"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -226,11 +267,15 @@ async fn credentials_guard_one_target_while_another_stays_open() {
     let agent = Agent::start(bin(), &yaml, &["-dry-run", "-print-config-stderr"], 1);
     let client = reqwest::Client::new();
     let edge = agent.url(0, "/edge/loki/api/v1/push");
-    let cases: &[(&str, &[(&str, &str)], u16)] = &[
+    let cases: &[Case] = &[
         (&edge, &[], 401),
         (&edge, &[("Authorization", "Basic ZWRnZTp3cm9uZw==")], 401), // edge:wrong
         (&edge, &[("Authorization", "Bearer inline-t0ken")], 401),
-        (&edge, &[("Authorization", "Basic ZWRnZTpzM2NyZXQtcHc=")], 204), // edge:s3cret-pw
+        (
+            &edge,
+            &[("Authorization", "Basic ZWRnZTpzM2NyZXQtcHc=")],
+            204,
+        ), // edge:s3cret-pw
     ];
     for (url, headers, want) in cases {
         let (status, headers_back, body) =
@@ -238,7 +283,9 @@ async fn credentials_guard_one_target_while_another_stays_open() {
         assert_eq!(status, *want, "{headers:?}: {body}");
         if status == 401 {
             assert_eq!(
-                headers_back.get("www-authenticate").and_then(|v| v.to_str().ok()),
+                headers_back
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok()),
                 Some("Basic realm=\"pushtail\"")
             );
             assert!(body.contains("edge"), "{body}");
@@ -251,13 +298,23 @@ async fn credentials_guard_one_target_while_another_stays_open() {
         h.get("www-authenticate").and_then(|v| v.to_str().ok()),
         Some("Bearer realm=\"pushtail\"")
     );
-    let (status, _, _) = send(&client, &apps, &[("Authorization", "Bearer inline-t0ken")], "x")
-        .await
-        .expect("answer");
+    let (status, _, _) = send(
+        &client,
+        &apps,
+        &[("Authorization", "Bearer inline-t0ken")],
+        "x",
+    )
+    .await
+    .expect("answer");
     assert_eq!(status, 204);
-    let (status, _, body) = send(&client, &agent.url(0, "/open/loki/api/v1/push"), &[], ONE_LINE)
-        .await
-        .expect("answer");
+    let (status, _, body) = send(
+        &client,
+        &agent.url(0, "/open/loki/api/v1/push"),
+        &[],
+        ONE_LINE,
+    )
+    .await
+    .expect("answer");
     assert_eq!(status, 204, "{body}");
     agent.wait_stdout(3, WAIT);
 
@@ -267,7 +324,11 @@ async fn credentials_guard_one_target_while_another_stays_open() {
         .text()
         .await
         .expect("metrics text");
-    for (job, reason, n) in [("edge", "missing", 1), ("edge", "wrong", 2), ("apps", "missing", 1)] {
+    for (job, reason, n) in [
+        ("edge", "missing", 1),
+        ("edge", "wrong", 2),
+        ("apps", "missing", 1),
+    ] {
         let line = metrics
             .lines()
             .find(|l| {
@@ -305,7 +366,11 @@ impl tonic::codec::Codec for TestCodec {
 impl tonic::codec::Encoder for TestCodec {
     type Item = Bytes;
     type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
         dst.put_slice(&item);
         Ok(())
     }
@@ -314,7 +379,10 @@ impl tonic::codec::Encoder for TestCodec {
 impl tonic::codec::Decoder for TestCodec {
     type Item = ();
     type Error = tonic::Status;
-    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<()>, tonic::Status> {
         src.advance(src.remaining());
         Ok(Some(()))
     }
@@ -371,13 +439,20 @@ fn grpc_targets(loki: &FakeLoki) -> String {
 /// gRPC cases shared by h2c and TLS: tenant metadata, target choice,
 /// unknown target, credentials, size limit.
 async fn grpc_cases(channel: tonic::transport::Channel, loki: &FakeLoki) {
-    grpc_push(channel.clone(), push_request("one"), &[("x-scope-orgid", "tenant-a")])
-        .await
-        .expect("push to /");
+    grpc_push(
+        channel.clone(),
+        push_request("one"),
+        &[("x-scope-orgid", "tenant-a")],
+    )
+    .await
+    .expect("push to /");
     grpc_push(
         channel.clone(),
         push_request("two"),
-        &[("x-scope-orgid", "tenant-b"), ("x-pushtail-base-url", "/app/")],
+        &[
+            ("x-scope-orgid", "tenant-b"),
+            ("x-pushtail-base-url", "/app/"),
+        ],
     )
     .await
     .expect("push to /app/");
@@ -390,15 +465,39 @@ async fn grpc_cases(channel: tonic::transport::Channel, loki: &FakeLoki) {
     assert_eq!(
         got,
         [
-            (Some("tenant-a".into()), r#"{app="grpc", via="root"}"#.into(), "one".into()),
-            (Some("tenant-b".into()), r#"{app="grpc", via="app"}"#.into(), "two".into()),
+            (
+                Some("tenant-a".into()),
+                r#"{app="grpc", via="root"}"#.into(),
+                "one".into()
+            ),
+            (
+                Some("tenant-b".into()),
+                r#"{app="grpc", via="app"}"#.into(),
+                "two".into()
+            ),
         ]
     );
-    let codes: &[(&[(&'static str, &str)], Bytes, tonic::Code)] = &[
-        (&[("x-pushtail-base-url", "/nope/")], push_request("x"), tonic::Code::NotFound),
-        (&[("x-pushtail-base-url", "/locked/")], push_request("x"), tonic::Code::Unauthenticated),
-        (&[], Bytes::from_static(b"\xff\xff\xff"), tonic::Code::InvalidArgument),
-        (&[], push_request(&"x".repeat(4096)), tonic::Code::ResourceExhausted),
+    let codes: &[GrpcCase] = &[
+        (
+            &[("x-pushtail-base-url", "/nope/")],
+            push_request("x"),
+            tonic::Code::NotFound,
+        ),
+        (
+            &[("x-pushtail-base-url", "/locked/")],
+            push_request("x"),
+            tonic::Code::Unauthenticated,
+        ),
+        (
+            &[],
+            Bytes::from_static(b"\xff\xff\xff"),
+            tonic::Code::InvalidArgument,
+        ),
+        (
+            &[],
+            push_request(&"x".repeat(4096)),
+            tonic::Code::ResourceExhausted,
+        ),
     ];
     for (metadata, body, want) in codes {
         let err = grpc_push(channel.clone(), body.clone(), metadata)
@@ -409,7 +508,10 @@ async fn grpc_cases(channel: tonic::transport::Channel, loki: &FakeLoki) {
     grpc_push(
         channel,
         push_request("three"),
-        &[("x-pushtail-base-url", "locked"), ("authorization", "Bearer t")],
+        &[
+            ("x-pushtail-base-url", "locked"),
+            ("authorization", "Bearer t"),
+        ],
     )
     .await
     .expect("push with a token");
@@ -421,7 +523,11 @@ async fn grpc_pusher_over_h2c() {
     let loki = FakeLoki::start().await;
     let yaml = format!(
         "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n{}",
-        grpc_targets(&loki).replacen("\x20 - job_name: root", "scrape_configs:\n  - job_name: root", 1)
+        grpc_targets(&loki).replacen(
+            "\x20 - job_name: root",
+            "scrape_configs:\n  - job_name: root",
+            1
+        )
     );
     let agent = Agent::start(bin(), &yaml, &[], 1);
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", agent.addr(0)))
@@ -528,9 +634,15 @@ async fn reload_endpoint_reloads_and_refuses_with_reasons() {
     assert!(out[0].contains("source=\"reloaded\""), "{out:?}");
 
     let refusals = [
-        (with_label.replace("job_name: app", "job_name: \"\""), "job_name is empty"),
         (
-            with_label.replace("  http_tls_config:\n", "  http_tls_config:\n    min_version: TLS13\n"),
+            with_label.replace("job_name: app", "job_name: \"\""),
+            "job_name is empty",
+        ),
+        (
+            with_label.replace(
+                "  http_tls_config:\n",
+                "  http_tls_config:\n    min_version: TLS13\n",
+            ),
             "http_tls_config",
         ),
     ];
@@ -570,24 +682,41 @@ async fn the_secure_example_config_serves_as_documented() {
     let agent = Agent::start_with_env(
         bin(),
         path,
-        &["-dry-run", "-config.expand-env", "-server.http-listen-port=0"],
+        &[
+            "-dry-run",
+            "-config.expand-env",
+            "-server.http-listen-port=0",
+        ],
         &[("PUSHTAIL_TLS_DIR", &dir)],
         1,
     );
     let client = tls_client(&pki, Some(&pki.client("team-a")));
     let url = |p: &str| format!("https://127.0.0.1:{}{p}", agent.addr(0).port());
-    let cases: &[(&str, &[(&str, &str)], u16)] = &[
+    let cases: &[Case] = &[
         ("/edge/loki/api/v1/push", &[], 401),
-        ("/edge/loki/api/v1/push", &[("Authorization", "Basic ZWRnZTplZGdlLXBhc3N3b3Jk")], 204), // edge:edge-password
-        ("/apps/loki/api/v1/push", &[("Authorization", "Bearer apps-token")], 204),
+        (
+            "/edge/loki/api/v1/push",
+            &[("Authorization", "Basic ZWRnZTplZGdlLXBhc3N3b3Jk")],
+            204,
+        ), // edge:edge-password
+        (
+            "/apps/loki/api/v1/push",
+            &[("Authorization", "Bearer apps-token")],
+            204,
+        ),
         ("/loki/api/v1/push", &[], 204),
     ];
     for (p, headers, want) in cases {
-        let (status, _, body) = send(&client, &url(p), headers, ONE_LINE).await.expect("answer");
+        let (status, _, body) = send(&client, &url(p), headers, ONE_LINE)
+            .await
+            .expect("answer");
         assert_eq!(status, *want, "{p}: {body}");
     }
     let out = agent.wait_stdout(3, WAIT);
-    assert!(out.iter().any(|l| l.ends_with("\ttenant=team-a")), "{out:?}");
+    assert!(
+        out.iter().any(|l| l.ends_with("\ttenant=team-a")),
+        "{out:?}"
+    );
     let resp = client.post(url("/reload")).send().await.expect("reload");
     assert_eq!(resp.status(), 200);
 }

@@ -90,6 +90,17 @@ impl StageEntry {
         }
     }
 
+    /// A hash of the current label set (order-independent), the key of
+    /// per-stream state in stages.
+    pub(crate) fn labels_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut pairs = self.label_pairs();
+        pairs.sort_unstable();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        pairs.hash(&mut h);
+        h.finish()
+    }
+
     /// The labels for editing; marks them changed.
     pub(crate) fn labels_mut(&mut self) -> &mut LabelsBuilder {
         let original = &self.original_labels;

@@ -11,4 +11,4 @@ pub mod relabel;
 mod stages;
 mod telemetry;
 
-pub use pipeline::{Pipeline, PipelineEntry, StageConfigError};
+pub use pipeline::{Pipeline, PipelineEntry, StageConfigError, StageWarning};

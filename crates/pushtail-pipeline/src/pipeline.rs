@@ -33,6 +33,18 @@ pub enum StageConfigError {
     },
 }
 
+/// A `pipeline_stages` key that was ignored: Promtail ignores unknown keys
+/// inside a stage, so pushtail loads such configs and warns instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StageWarning {
+    #[error("{path} ({stage}): unknown key {key:?} ignored")]
+    UnknownKey {
+        path: String,
+        stage: String,
+        key: String,
+    },
+}
+
 /// One entry going into or coming out of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineEntry {
@@ -46,6 +58,7 @@ pub struct PipelineEntry {
 #[derive(Default)]
 pub struct Pipeline {
     stages: StageList,
+    warnings: Vec<StageWarning>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -57,9 +70,18 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// Builds the stages from the YAML list under `pipeline_stages`.
     pub fn new(stages: &[serde_yaml::Value]) -> Result<Pipeline, StageConfigError> {
+        crate::stages::take_warnings();
+        let stages = StageList::build("pipeline_stages", stages);
+        let warnings = crate::stages::take_warnings();
         Ok(Pipeline {
-            stages: StageList::build("pipeline_stages", stages)?,
+            stages: stages?,
+            warnings,
         })
+    }
+
+    /// What loading the config ignored (unknown keys), for the caller to log.
+    pub fn warnings(&self) -> &[StageWarning] {
+        &self.warnings
     }
 
     /// A pipeline with no stages.
@@ -152,6 +174,25 @@ mod tests {
         ] {
             assert_eq!(config_error(yaml), want, "{yaml}");
         }
+    }
+
+    #[test]
+    fn unknown_keys_are_warnings_naming_key_and_stage() {
+        let yaml = "- regex: {expression: a, bogus: 1}\n- match: {selector: '{a=\"b\"}', typo: x, stages: [{output: {source: a, extra: {deep: 1}}}]}\n- json: {expressions: {a: ''}}";
+        let v: Vec<serde_yaml::Value> = serde_yaml::from_str(yaml).unwrap();
+        let p = Pipeline::new(&v).unwrap();
+        let got: Vec<String> = p.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                r#"pipeline_stages[0] (regex): unknown key "bogus" ignored"#,
+                r#"pipeline_stages[1].stages[0] (output): unknown key "extra" ignored"#,
+                r#"pipeline_stages[1] (match): unknown key "typo" ignored"#,
+            ]
+        );
+        assert!(pipeline("- json: {expressions: {a: ''}}")
+            .warnings()
+            .is_empty());
     }
 
     #[test]

@@ -597,8 +597,7 @@ async fn handshake(
         None => stream.peek(&mut first).await?,
     };
     if peeked == 1 && looks_like_plain_http(first[0]) {
-        // Best effort: the response fits any socket buffer.
-        let _ = stream.try_write(PLAIN_HTTP_RESPONSE);
+        refuse_plain_http(stream, timeouts).await;
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "plain HTTP request on a TLS port",
@@ -618,6 +617,37 @@ async fn handshake(
         },
     ))
 }
+
+/// Answers a plain HTTP client on a TLS port with a one-line 400, then
+/// closes: our side first, then after reading what the client sent (at most
+/// [`PLAIN_HTTP_DRAIN`] bytes, within the read timeout or a second), so the
+/// kernel does not reset the connection and swallow the answer.
+async fn refuse_plain_http(mut stream: TcpStream, timeouts: Timeouts) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The answer fits any socket buffer: one non-blocking write.
+    let _ = stream.try_write(PLAIN_HTTP_RESPONSE);
+    let _ = stream.shutdown().await;
+    let limit = timeouts
+        .read
+        .unwrap_or(PLAIN_HTTP_LINGER)
+        .min(PLAIN_HTTP_LINGER);
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        let mut read = 0;
+        while read < PLAIN_HTTP_DRAIN {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(limit, drain).await;
+}
+
+/// How much of a plain HTTP request is read (and dropped) before closing.
+const PLAIN_HTTP_DRAIN: usize = 64 * 1024;
+/// How long a refused plain HTTP client is given to finish sending.
+const PLAIN_HTTP_LINGER: Duration = Duration::from_secs(1);
 
 /// Re-reads the TLS files when they change, until the listener stops.
 async fn watch_rotation(tls: Arc<Tls>, mut stop: watch::Receiver<bool>) {

@@ -372,3 +372,141 @@ pub(crate) fn looks_like_plain_http(first: u8) -> bool {
 
 /// What a plain HTTP client gets on a TLS port before the connection closes.
 pub(crate) const PLAIN_HTTP_RESPONSE: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nthis port serves TLS: use https\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn pair(cn: &str) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec![cn.to_owned()]).expect("params");
+        let cert = params.self_signed(&key).expect("self-signed");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn load_errors_name_the_file_and_the_problem() {
+        let dir = std::env::temp_dir().join(format!("pushtail-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (cert_a, key_a) = pair("a");
+        let (_, key_b) = pair("b");
+        let file = |name: &str, content: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, content).expect("write");
+            path.display().to_string()
+        };
+        let cert = file("a.crt", &cert_a);
+        let key = file("a.key", &key_a);
+        let other_key = file("b.key", &key_b);
+        let garbage = file(
+            "garbage.pem",
+            "-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n",
+        );
+        let text = file("text.pem", "hello\n");
+        let missing = dir.join("missing.pem").display().to_string();
+        let files = |cert: &str, key: &str| TlsServerConfig {
+            cert_file: cert.to_owned(),
+            key_file: key.to_owned(),
+            ..TlsServerConfig::default()
+        };
+        let table: Vec<(TlsServerConfig, Option<&[&str]>)> = vec![
+            (files(&cert, &key), None),
+            (
+                TlsServerConfig {
+                    cert: cert_a.clone(),
+                    key: Some(Secret::new(key_a.clone())),
+                    min_version: TlsVersion::TLS13,
+                    ..TlsServerConfig::default()
+                },
+                None,
+            ),
+            (
+                files(&missing, &key),
+                Some(&["cert_file", "missing.pem", "cannot read"]),
+            ),
+            (
+                files(&text, &key),
+                Some(&["cert_file", "text.pem", "no PEM certificate"]),
+            ),
+            (
+                files(&garbage, &key),
+                Some(&["cert_file", "garbage.pem", "not PEM"]),
+            ),
+            (
+                files(&cert, &cert),
+                Some(&["key_file", "a.crt", "no PEM private key"]),
+            ),
+            (
+                files(&cert, &other_key),
+                Some(&["key_file", "b.key", "does not match", "a.crt"]),
+            ),
+            (
+                TlsServerConfig {
+                    client_auth_type: ClientAuthType::RequireAndVerifyClientCert,
+                    client_ca_file: text.clone(),
+                    ..files(&cert, &key)
+                },
+                Some(&["client_ca_file", "text.pem", "no PEM certificate"]),
+            ),
+            (
+                TlsServerConfig {
+                    client_auth_type: ClientAuthType::VerifyClientCertIfGiven,
+                    client_ca_file: cert.clone(),
+                    ..files(&cert, &key)
+                },
+                None,
+            ),
+        ];
+        for (cfg, want) in table {
+            match (load(&cfg), want) {
+                (Ok(config), None) => {
+                    assert_eq!(
+                        config.alpn_protocols,
+                        [b"h2".to_vec(), b"http/1.1".to_vec()]
+                    );
+                }
+                (Err(e), Some(parts)) => {
+                    let text = e.to_string();
+                    for part in parts {
+                        assert!(text.contains(part), "{part:?} not in {text:?}");
+                    }
+                    assert!(!text.contains("PRIVATE KEY"), "{text}");
+                }
+                (got, want) => panic!("{cfg:?}: got {:?}, want {want:?}", got.err()),
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_pair_when_the_new_one_is_bad() {
+        let dir = std::env::temp_dir().join(format!("pushtail-rot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (cert_a, key_a) = pair("a");
+        let cert = dir.join("c.crt");
+        let key = dir.join("c.key");
+        std::fs::write(&cert, &cert_a).expect("write");
+        std::fs::write(&key, &key_a).expect("write");
+        let cfg = TlsServerConfig {
+            cert_file: cert.display().to_string(),
+            key_file: key.display().to_string(),
+            ..TlsServerConfig::default()
+        };
+        let tls = Tls::new(&cfg).expect("loads");
+        let before = tls.current.load_full();
+        // Unchanged files: nothing happens.
+        tls.check_rotation();
+        assert!(Arc::ptr_eq(&before, &tls.current.load_full()));
+        // A new certificate without its key: refused, the old one stays.
+        let (cert_b, key_b) = pair("b");
+        std::fs::write(&cert, format!("{cert_b}\n")).expect("write");
+        tls.check_rotation();
+        assert!(Arc::ptr_eq(&before, &tls.current.load_full()));
+        // Its key arrives: taken.
+        std::fs::write(&key, format!("{key_b}\n")).expect("write");
+        tls.check_rotation();
+        assert!(!Arc::ptr_eq(&before, &tls.current.load_full()));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

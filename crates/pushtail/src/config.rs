@@ -212,6 +212,9 @@ pub struct Plan {
     pub server: ServerConfig,
     /// Promtail top-level keys present in the file that pushtail ignores.
     pub ignored_keys: Vec<&'static str>,
+    /// Unknown keys inside pipeline stages (ignored, as Promtail does),
+    /// with the job they are in.
+    pub stage_warnings: Vec<(String, pushtail_pipeline::StageWarning)>,
     pub listeners: Vec<ListenerSpec>,
     pub clients: Vec<ClientConfig>,
     pub wal: WalConfig,
@@ -256,6 +259,7 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     };
     let mut own_listeners = Vec::new();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut stage_warnings = Vec::new();
     for (index, sc) in config.scrape_configs.iter().enumerate() {
         let job = sc.job_name.clone();
         if job.is_empty() {
@@ -277,6 +281,7 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             job: job.clone(),
             source: Box::new(e),
         })?;
+        stage_warnings.extend(pipeline.warnings().iter().map(|w| (job.clone(), w.clone())));
         let (relabel, pipeline) = (Arc::new(relabel), Arc::new(pipeline));
         match (&sc.http, &sc.loki_push_api) {
             (Some(http), None) => {
@@ -333,6 +338,7 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     Ok(Plan {
         server: config.server,
         ignored_keys,
+        stage_warnings,
         listeners,
         clients,
         wal: config.wal,

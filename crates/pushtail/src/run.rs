@@ -42,6 +42,9 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
         .install_recorder()
         .context("installing the metrics recorder")?;
 
+    for (job, warning) in &plan.stage_warnings {
+        tracing::warn!(job, "{warning}");
+    }
     for key in &plan.ignored_keys {
         tracing::warn!(
             key,

@@ -3,7 +3,9 @@
 //! golden tables written by real Go (`xtask/golden/`, output committed in
 //! `testdata/`). Nothing here does I/O.
 
+pub(crate) mod case;
 pub(crate) mod json;
 pub(crate) mod layout;
 pub(crate) mod literal;
 pub(crate) mod re2;
+pub(crate) mod template;

@@ -111,8 +111,8 @@ impl Rule {
             RelabelAction::DropEqual => return lb.get(&cfg.target_label).unwrap_or("") != val,
             RelabelAction::KeepEqual => return lb.get(&cfg.target_label).unwrap_or("") == val,
             RelabelAction::Replace => self.replace(lb, val),
-            RelabelAction::Lowercase => lb.set(&cfg.target_label, &val.to_lowercase()),
-            RelabelAction::Uppercase => lb.set(&cfg.target_label, &val.to_uppercase()),
+            RelabelAction::Lowercase => lb.set(&cfg.target_label, &crate::go::case::to_lower(val)),
+            RelabelAction::Uppercase => lb.set(&cfg.target_label, &crate::go::case::to_upper(val)),
             RelabelAction::HashMod => {
                 let digest = Md5::digest(val.as_bytes());
                 let mut tail = [0u8; 8];

@@ -92,6 +92,13 @@ fn prometheus_vectors() {
             &[("foo", "bAr123Foo")],
             r#"{foo="bAr123Foo", foo_lowercase="bar123foo", foo_uppercase="BAR123FOO"}"#,
         ),
+        // Go maps rune by rune: no "SS" for ß, no final ς for Σ.
+        (
+            "[{source_labels: [foo], target_label: up, action: uppercase},
+              {source_labels: [foo], target_label: low, action: lowercase}]",
+            &[("foo", "straße ΟΔΟΣ")],
+            r#"{foo="straße ΟΔΟΣ", low="straße οδοσ", up="STRAßE ΟΔΟΣ"}"#,
+        ),
         // 9. keepequal / dropequal
         (
             "[{source_labels: [__tmp_port], target_label: __port1, action: keepequal}]",

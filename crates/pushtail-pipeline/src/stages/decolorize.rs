@@ -16,7 +16,6 @@ use crate::entry::StageEntry;
 const ANSI: &str = r"[\x{1b}\x{9b}][\[\]()#;?]*(?:(?:(?:[a-zA-Z\d]*(?:;[a-zA-Z\d]*)*)?\x{07})|(?:(?:\d{1,4}(?:;\d{0,4})*)?[\dA-PRZcf-ntqry=><~]))";
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {}
 
 struct Decolorize {

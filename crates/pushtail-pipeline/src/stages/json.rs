@@ -17,7 +17,6 @@ use crate::entry::StageEntry;
 const MALFORMED_REASON: &str = "malformed_json";
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     expressions: BTreeMap<String, Option<String>>,

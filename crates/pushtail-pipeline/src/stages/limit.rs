@@ -23,7 +23,6 @@ const DROPPED_BY_LABEL_TOTAL: &str = "logentry_dropped_lines_by_label_total";
 const MIN_MAX_DISTINCT_LABELS: usize = 10_000;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     rate: f64,

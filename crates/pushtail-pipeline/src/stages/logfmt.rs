@@ -12,7 +12,6 @@ use super::{check_source, parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     mapping: BTreeMap<String, Option<String>>,

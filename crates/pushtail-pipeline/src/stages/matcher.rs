@@ -17,7 +17,6 @@ use crate::entry::StageEntry;
 use crate::logql::{parse_log_selector, LogSelector};
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     selector: String,

@@ -20,7 +20,6 @@ use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct MetricConfig {
     #[serde(rename = "type")]
     kind: String,
@@ -37,7 +36,6 @@ struct MetricConfig {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct Options {
     #[serde(default)]
     value: Option<String>,

@@ -5,8 +5,9 @@
 //!
 //! 1. Create `src/stages/<type>.rs`. It exposes exactly
 //!    `pub(crate) fn build(cfg: &serde_yaml::Value, ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError>`.
-//!    Parse the config with [`parse_config`] into a `#[serde(deny_unknown_fields)]`
-//!    struct, validate it, and report problems with [`FieldError::field`]
+//!    Parse the config with [`parse_config`] into a serde struct (without
+//!    `deny_unknown_fields`: unknown keys become warnings naming the key and
+//!    stage, as Promtail ignores them), validate it, and report problems with [`FieldError::field`]
 //!    (names the YAML field) or [`FieldError::new`] (whole stage). Nested
 //!    stage lists (`match`, `docker`, `cri`) are built with
 //!    [`BuildCtx::nested`], which keeps the error path (`pipeline_stages[1].stages[0]`).
@@ -25,18 +26,20 @@
 //!
 //! Stages never do I/O and never block beyond a short `Mutex`.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 
 use crate::entry::StageEntry;
-use crate::pipeline::StageConfigError;
+use crate::pipeline::{StageConfigError, StageWarning};
 use crate::telemetry;
 
 mod cri;
 mod decolorize;
 mod docker;
 mod drop;
+mod eventlogmessage;
 mod json;
 mod labeldrop;
 mod labels;
@@ -107,7 +110,20 @@ impl FieldError {
     }
 }
 
+thread_local! {
+    /// Keys the stage being built ignored (its own, not its nested stages').
+    static IGNORED_KEYS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Warnings of the pipeline being built, in config order.
+    static WARNINGS: RefCell<Vec<StageWarning>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes the warnings collected since the last call (by [`build_stage`]).
+pub(crate) fn take_warnings() -> Vec<StageWarning> {
+    WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
+
 /// Deserialises a stage's config; a YAML null (`docker:`) is an empty map.
+/// Unknown keys are collected (see [`take_warnings`]), not refused.
 pub(crate) fn parse_config<T: DeserializeOwned>(cfg: &serde_yaml::Value) -> Result<T, FieldError> {
     let empty;
     let cfg = if cfg.is_null() {
@@ -116,7 +132,11 @@ pub(crate) fn parse_config<T: DeserializeOwned>(cfg: &serde_yaml::Value) -> Resu
     } else {
         cfg
     };
-    serde_yaml::from_value(cfg.clone()).map_err(|e| FieldError::new(e.to_string()))
+    let mut ignored = Vec::new();
+    let parsed = serde_ignored::deserialize(cfg.clone(), |path| ignored.push(path.to_string()))
+        .map_err(|e: serde_yaml::Error| FieldError::new(e.to_string()))?;
+    IGNORED_KEYS.with(|k| k.borrow_mut().extend(ignored));
+    Ok(parsed)
 }
 
 /// Validates a parsing stage's optional `source`: absent means the line,
@@ -162,7 +182,51 @@ pub(crate) fn build_stage(
     let ctx = BuildCtx {
         path: format!("{prefix}[{index}]"),
     };
-    let built = match type_name {
+    // Keep an enclosing stage's ignored keys apart from this stage's.
+    let outer = IGNORED_KEYS.with(|k| std::mem::take(&mut *k.borrow_mut()));
+    let built = build_by_type(type_name, cfg, &ctx);
+    let mine = IGNORED_KEYS.with(|k| std::mem::replace(&mut *k.borrow_mut(), outer));
+    WARNINGS.with(|w| {
+        w.borrow_mut()
+            .extend(mine.into_iter().map(|key| StageWarning::UnknownKey {
+                path: ctx.path.clone(),
+                stage: type_name.to_owned(),
+                key,
+            }))
+    });
+    let built = match built {
+        Some(b) => b,
+        None => {
+            return Err(StageConfigError::UnknownType {
+                path: ctx.path,
+                stage: type_name.to_owned(),
+            })
+        }
+    };
+    built.map_err(|e| match e {
+        FieldError::Nested(inner) => *inner,
+        FieldError::Field { field, reason } => StageConfigError::Field {
+            path: ctx.path.clone(),
+            stage: type_name.to_owned(),
+            field,
+            reason,
+        },
+        FieldError::Stage(reason) => StageConfigError::Stage {
+            path: ctx.path.clone(),
+            stage: type_name.to_owned(),
+            reason,
+        },
+    })
+}
+
+/// Builds a stage by its type name; `None` for an unknown type.
+fn build_by_type(
+    type_name: &str,
+    cfg: &serde_yaml::Value,
+    ctx: &BuildCtx,
+) -> Option<Result<Box<dyn Stage>, FieldError>> {
+    let ctx = ctx.clone();
+    Some(match type_name {
         "regex" => regex::build(cfg, &ctx),
         "json" => json::build(cfg, &ctx),
         "logfmt" => logfmt::build(cfg, &ctx),
@@ -188,26 +252,8 @@ pub(crate) fn build_stage(
         "sampling" => sampling::build(cfg, &ctx),
         "multiline" => multiline::build(cfg, &ctx),
         "metrics" => metrics::build(cfg, &ctx),
-        _ => {
-            return Err(StageConfigError::UnknownType {
-                path: ctx.path,
-                stage: type_name.to_owned(),
-            })
-        }
-    };
-    built.map_err(|e| match e {
-        FieldError::Nested(inner) => *inner,
-        FieldError::Field { field, reason } => StageConfigError::Field {
-            path: ctx.path.clone(),
-            stage: type_name.to_owned(),
-            field,
-            reason,
-        },
-        FieldError::Stage(reason) => StageConfigError::Stage {
-            path: ctx.path.clone(),
-            stage: type_name.to_owned(),
-            reason,
-        },
+        "eventlogmessage" => eventlogmessage::build(cfg, &ctx),
+        _ => return None,
     })
 }
 

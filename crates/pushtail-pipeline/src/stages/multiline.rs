@@ -28,7 +28,6 @@ use crate::entry::StageEntry;
 const MAX_STREAMS: usize = 10_000;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     firstline: String,

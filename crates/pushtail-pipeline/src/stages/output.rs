@@ -9,7 +9,6 @@ use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     source: String,
@@ -71,15 +70,10 @@ mod tests {
 
     #[test]
     fn output_config_errors() {
-        for (yaml, want) in [
-            (
-                "- output: {}",
-                "pipeline_stages[0] (output): field \"source\": output source value is required",
-            ),
-            ("- output: {source: a, extra: 1}", "unknown field"),
-        ] {
-            let got = config_error(yaml);
-            assert!(got.contains(want), "{yaml}: {got}");
-        }
+        let got = config_error("- output: {}");
+        assert_eq!(
+            got,
+            "pipeline_stages[0] (output): field \"source\": output source value is required"
+        );
     }
 }

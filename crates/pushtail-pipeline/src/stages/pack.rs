@@ -18,7 +18,6 @@ fn default_true() -> bool {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     labels: Vec<String>,

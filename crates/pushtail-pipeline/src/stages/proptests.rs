@@ -112,7 +112,12 @@ proptest! {
     ) {
         let p = pipeline("- cri: {}");
         let line = format!("{} {stream} {flags} {content}", rfc3339(ts));
-        let out = run(&p, &[("job", "prop")], &line);
+        let mut out = run(&p, &[("job", "prop")], &line);
+        if flags == "P" {
+            // A partial line is held until its stream's full line, or shutdown.
+            prop_assert_eq!(out.len(), 0);
+            p.flush(0, true, &mut out);
+        }
         prop_assert_eq!(out.len(), 1);
         prop_assert_eq!(out[0].entry.timestamp_ns, ts);
         prop_assert_eq!(out[0].labels.get("stream"), Some(stream));

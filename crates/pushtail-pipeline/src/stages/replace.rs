@@ -4,14 +4,12 @@
 //! names are available too). Named groups also store their replacement in
 //! the extracted map. A non-matching entry passes unchanged.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::template::{Scope, Template};
 use super::{check_source, compile_regex, parse_config, BuildCtx, FieldError, Stage};
-use crate::entry::{value_to_string, Extracted, StageEntry};
+use crate::entry::{value_to_string, StageEntry};
+use crate::go::template::{self as gotemplate, Template};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,24 +45,6 @@ pub(crate) fn build(
     }))
 }
 
-/// Extracted values plus `.Value`, the captured text.
-struct ReplaceScope<'a> {
-    extracted: &'a Extracted,
-    value: &'a str,
-}
-
-impl Scope for ReplaceScope<'_> {
-    fn get(&self, name: &str) -> Option<Cow<'_, str>> {
-        if name == "Value" {
-            return Some(Cow::Borrowed(self.value));
-        }
-        self.extracted
-            .get(name)
-            .and_then(value_to_string)
-            .map(Cow::Owned)
-    }
-}
-
 impl Stage for ReplaceStage {
     fn process(&self, e: &mut StageEntry) {
         let Some(input) = e.source_text(self.source.as_deref()) else {
@@ -76,7 +56,13 @@ impl Stage for ReplaceStage {
         let mut matched = false;
         let names: Vec<Option<&str>> = self.re.capture_names().collect();
         {
-            let extracted = e.extracted();
+            // Extracted values as strings, plus `.Value` per capture.
+            let texts: Vec<(String, String)> = e
+                .extracted()
+                .iter()
+                .filter(|(k, _)| k.as_str() != "Value")
+                .filter_map(|(k, v)| Some((k.clone(), value_to_string(v)?)))
+                .collect();
             for caps in self.re.captures_iter(&input) {
                 matched = true;
                 for (i, name) in names.iter().enumerate().skip(1) {
@@ -85,11 +71,13 @@ impl Stage for ReplaceStage {
                         continue;
                     }
                     let mut rendered = String::new();
-                    let scope = ReplaceScope {
-                        extracted,
-                        value: m.as_str(),
-                    };
-                    if self.template.render(&scope, &mut rendered).is_err() {
+                    let data = gotemplate::data(
+                        texts
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .chain([("Value", m.as_str())]),
+                    );
+                    if self.template.render(&data, &mut rendered).is_err() {
                         return;
                     }
                     result.push_str(&input[last..m.start()]);

@@ -15,7 +15,6 @@ use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     rate: f64,
     #[serde(default)]

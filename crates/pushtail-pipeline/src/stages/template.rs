@@ -1,12 +1,10 @@
 //! The `template` stage: renders a Go template over the extracted map and
 //! stores the result under `source` (an empty result deletes the key).
 //!
-//! The engine ([`Template`], [`Scope`]) is shared with other stages. A
-//! template that fails on one entry (a missing value passed to a function)
-//! leaves that entry unchanged, as Promtail does.
-
-mod engine;
-mod parse;
+//! The engine is Go's text/template with Promtail's function map
+//! ([`crate::go::template`]), shared with `replace`. A template that fails
+//! on one entry (a missing value passed to a function) leaves that entry
+//! unchanged, as Promtail does.
 
 use std::borrow::Cow;
 
@@ -14,9 +12,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{parse_config, BuildCtx, FieldError, Stage};
-use crate::entry::{value_to_string, Extracted, StageEntry};
-
-pub(crate) use engine::{Scope, Template};
+use crate::entry::{value_to_string, StageEntry};
+use crate::go::template::{self as gotemplate, Template};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +44,7 @@ pub(crate) fn build(
     let template = Template::parse(&cfg.template).map_err(|e| FieldError::field("template", e))?;
     Ok(Box::new(TemplateStage {
         source: cfg.source,
-        uses_entry: template.uses_field("Entry"),
+        uses_entry: template.reads_field("Entry"),
         template,
     }))
 }
@@ -60,38 +57,32 @@ pub(crate) fn value_text(v: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The data Promtail gives the template: extracted values, `.Value` (the
-/// source's value) and `.Entry` (the line).
-struct StageScope<'a> {
-    extracted: &'a Extracted,
-    source: &'a str,
-    entry: Option<&'a str>,
-}
-
-impl Scope for StageScope<'_> {
-    fn get(&self, name: &str) -> Option<Cow<'_, str>> {
-        match name {
-            "Entry" if self.entry.is_some() => self.entry.map(Cow::Borrowed),
-            "Value" => self
-                .extracted
-                .get(self.source)
-                .or_else(|| self.extracted.get("Value"))
-                .and_then(value_text),
-            _ => self.extracted.get(name).and_then(value_text),
-        }
-    }
-}
-
 impl Stage for TemplateStage {
     fn process(&self, e: &mut StageEntry) {
+        // Promtail's data: every extracted value as a string, `.Value` (the
+        // source's value) and `.Entry` (the line).
         let line = self.uses_entry.then(|| e.line().into_owned());
-        let mut out = String::new();
-        let scope = StageScope {
-            extracted: e.extracted(),
-            source: &self.source,
-            entry: line.as_deref(),
+        let data = {
+            let extracted = e.extracted();
+            let texts: Vec<(&str, Cow<'_, str>)> = extracted
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), value_text(v)?)))
+                .collect();
+            let value = texts
+                .iter()
+                .find(|(k, _)| *k == self.source)
+                .map(|(_, v)| v.clone());
+            let mut pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, &**v)).collect();
+            if let Some(v) = &value {
+                pairs.push(("Value", v));
+            }
+            if let Some(l) = &line {
+                pairs.push(("Entry", l));
+            }
+            gotemplate::data(pairs)
         };
-        if self.template.render(&scope, &mut out).is_err() {
+        let mut out = String::new();
+        if self.template.render(&data, &mut out).is_err() {
             return;
         }
         let extracted = e.extracted_mut();

@@ -9,7 +9,6 @@ use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     label: Option<String>,

@@ -23,7 +23,6 @@ use crate::go::layout::{named_layout, GoLayout};
 const MAX_FUDGE_STREAMS: usize = 10_000;
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     source: String,

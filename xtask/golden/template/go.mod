@@ -1,0 +1,3 @@
+module pushtail/golden/template
+
+go 1.24
