@@ -2,6 +2,7 @@
 //! a real HTTP client, checked through its dry-run output or a fake Loki.
 
 mod cli;
+mod deploy;
 mod edge;
 mod forward;
 mod input;
@@ -10,5 +11,6 @@ mod pipeline;
 mod receive;
 mod reload;
 mod secure;
+mod status;
 mod support;
 mod wal;

@@ -12,6 +12,7 @@ pub mod metrics;
 mod batch;
 mod connect;
 mod encode;
+mod probe;
 mod queue;
 mod send;
 mod sender;
@@ -27,6 +28,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{ClientConfig, ClientConfigError};
+
+pub use probe::{Attempt, ClientSnapshot, Probe};
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +89,11 @@ impl Client {
         let dropped = Arc::new(AtomicU64::new(0));
         let (resume, _) = tokio::sync::watch::channel(sender::NO_POSITION);
         let client_metrics = metrics::ClientMetrics::new(&host);
+        let probe = Probe {
+            url: shown_url,
+            state: Arc::default(),
+            pending: Arc::clone(&pending),
+        };
         let backlog = queue::Backlog::new(
             rx,
             queue::Pending::new(Arc::clone(&pending), client_metrics.pending_gauge()),
@@ -99,6 +107,7 @@ impl Client {
                 backoff: config.backoff_config,
                 drop_rate_limited: config.drop_rate_limited_batches,
                 dropped: Arc::clone(&dropped),
+                probe: Arc::clone(&probe.state),
                 encoder: encode::Encoder::new(),
             },
             batchsize: config.batchsize.as_usize(),
@@ -115,6 +124,7 @@ impl Client {
             pending,
             dropped,
             resume,
+            probe,
             task: Some(task),
         })
     }
@@ -148,6 +158,7 @@ pub struct ClientHandle {
     pending: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
     resume: tokio::sync::watch::Sender<u64>,
+    probe: Probe,
     task: Option<JoinHandle<()>>,
 }
 
@@ -161,6 +172,12 @@ impl ClientHandle {
     /// ran out).
     pub fn dropped_entries(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// A reader of what the client is doing (for the status page); can be
+    /// read from another task.
+    pub fn probe(&self) -> Probe {
+        self.probe.clone()
     }
 
     /// How far the client got through deliveries read from the

@@ -35,6 +35,8 @@ pub(crate) struct Transport {
     pub(crate) drop_rate_limited: bool,
     /// Entries dropped so far, shared with the [`crate::ClientHandle`].
     pub(crate) dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// What the status page reads.
+    pub(crate) probe: std::sync::Arc<crate::probe::ProbeState>,
     pub(crate) encoder: Encoder,
     pub(crate) metrics: ClientMetrics,
 }
@@ -77,6 +79,7 @@ impl Transport {
                 Outcome::Sent => {
                     self.metrics.sent_entries.increment(entries);
                     self.metrics.sent_bytes.increment(bytes);
+                    self.probe.sent(entries);
                     return;
                 }
                 Outcome::Drop {
@@ -94,6 +97,7 @@ impl Transport {
                         "error sending batch, will retry"
                     );
                     self.metrics.batch_retries.increment(1);
+                    self.probe.retried();
                     backlog.drain_if_closed();
                     tokio::time::sleep(self.backoff_delay(attempt)).await;
                     continue;
@@ -118,6 +122,7 @@ impl Transport {
                 "final error sending batch, dropping it"
             );
             self.metrics.dropped(reason, entries, bytes);
+            self.probe.dropped(reason, entries);
             self.dropped
                 .fetch_add(entries, std::sync::atomic::Ordering::Relaxed);
             return;
@@ -135,9 +140,11 @@ impl Transport {
             Err(e) => {
                 self.metrics
                     .request_duration(NO_STATUS, start.elapsed().as_secs_f64());
+                let error = error_chain(&e);
+                self.probe.attempted(None, Some(&error));
                 return Outcome::Retry {
                     status: NO_STATUS,
-                    error: error_chain(&e),
+                    error,
                 };
             }
         };
@@ -148,12 +155,14 @@ impl Transport {
             let _ = response.bytes().await;
             self.metrics
                 .request_duration(code, start.elapsed().as_secs_f64());
+            self.probe.attempted(Some(status.as_u16()), None);
             return Outcome::Sent;
         }
         let message = read_error_body(response).await;
         self.metrics
             .request_duration(code, start.elapsed().as_secs_f64());
         let error = format!("server returned HTTP status {status}: {message}");
+        self.probe.attempted(Some(status.as_u16()), Some(&message));
         if status == StatusCode::TOO_MANY_REQUESTS {
             if self.drop_rate_limited {
                 return Outcome::Drop {

@@ -93,6 +93,11 @@ impl Pipeline {
         self.stages.is_empty()
     }
 
+    /// The number of top-level stages (a `match` counts as one).
+    pub fn len(&self) -> usize {
+        self.stages.len()
+    }
+
     /// Runs every stage on one entry; pushes 0..n results (dropped: 0;
     /// multiline may hold entries back and release them later).
     pub fn process(&self, input: PipelineEntry, out: &mut Vec<PipelineEntry>) {

@@ -151,6 +151,8 @@ pub(crate) enum PushError {
     TimedOut { timeout_ms: u128 },
     #[error("/metrics is not served: no metrics recorder was installed")]
     MetricsDisabled,
+    #[error("the status page is served on the shared server only")]
+    StatusDisabled,
     /// The write-ahead log refused the push (full, or a write failed).
     #[error("{0}, retry later")]
     Log(pushtail_wal::AppendError),
@@ -182,7 +184,7 @@ impl PushError {
     pub(crate) fn status(&self) -> StatusCode {
         use PushError::*;
         match self {
-            NotFound { .. } | MetricsDisabled => StatusCode::NOT_FOUND,
+            NotFound { .. } | MetricsDisabled | StatusDisabled => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentType | UnsupportedContentType(_) | UnsupportedContentEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE

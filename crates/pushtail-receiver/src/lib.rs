@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod metrics;
+pub mod status;
 
 mod accept;
 mod auth;

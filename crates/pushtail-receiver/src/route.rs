@@ -23,6 +23,11 @@ pub(crate) enum Endpoint {
     Ready,
     /// The shared `/metrics`.
     Metrics,
+    /// The shared status page, `/` exactly (push paths always have a
+    /// suffix after their base URL, so this shadows no target).
+    Status,
+    /// The shared `/api/v1/status`: the page's data as JSON.
+    StatusJson,
 }
 
 impl Endpoint {
@@ -30,7 +35,9 @@ impl Endpoint {
     pub(crate) fn allow(self) -> &'static str {
         match self {
             Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain => "POST",
-            Endpoint::Ready | Endpoint::Metrics => "GET, HEAD",
+            Endpoint::Ready | Endpoint::Metrics | Endpoint::Status | Endpoint::StatusJson => {
+                "GET, HEAD"
+            }
         }
     }
 
@@ -39,7 +46,9 @@ impl Endpoint {
             Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain => {
                 method == Method::POST
             }
-            Endpoint::Ready | Endpoint::Metrics => method == Method::GET || method == Method::HEAD,
+            Endpoint::Ready | Endpoint::Metrics | Endpoint::Status | Endpoint::StatusJson => {
+                method == Method::GET || method == Method::HEAD
+            }
         }
     }
 }
@@ -99,6 +108,8 @@ impl RouteTable {
             match path {
                 "/metrics" => return Some(shared(Endpoint::Metrics, "metrics")),
                 "/ready" => return Some(shared(Endpoint::Ready, "ready")),
+                "/" => return Some(shared(Endpoint::Status, "status")),
+                "/api/v1/status" => return Some(shared(Endpoint::StatusJson, "api_v1_status")),
                 _ => {}
             }
         }
@@ -232,6 +243,12 @@ mod tests {
             ),
             ("/metrics", Some(shared(Endpoint::Metrics, "metrics"))),
             ("/ready", Some(shared(Endpoint::Ready, "ready"))),
+            ("/", Some(shared(Endpoint::Status, "status"))),
+            (
+                "/api/v1/status",
+                Some(shared(Endpoint::StatusJson, "api_v1_status")),
+            ),
+            ("/api/v1/status/", None),
             ("/nope/loki/api/v1/push", None),
             ("/app/loki/api/v1/pushx", None),
             ("/app", None),
@@ -248,6 +265,8 @@ mod tests {
         let table = RouteTable::new(["/x/".to_owned()], false);
         assert_eq!(table.lookup("/metrics"), None);
         assert_eq!(table.lookup("/ready"), None);
+        assert_eq!(table.lookup("/"), None);
+        assert_eq!(table.lookup("/api/v1/status"), None);
         let root = RouteTable::new(["/".to_owned()], false);
         assert_eq!(root.lookup("/ready").map(|r| r.target), Some(Some(0)));
     }
@@ -261,5 +280,8 @@ mod tests {
         assert!(Endpoint::Ready.allows(&Method::GET));
         assert!(!Endpoint::Ready.allows(&Method::POST));
         assert!(!Endpoint::Metrics.allows(&Method::PUT));
+        assert!(Endpoint::Status.allows(&Method::GET));
+        assert!(!Endpoint::Status.allows(&Method::POST));
+        assert!(Endpoint::StatusJson.allows(&Method::HEAD));
     }
 }

@@ -45,6 +45,7 @@ use crate::layers::{MetricsLayer, MetricsService};
 use crate::metrics::{TCP_CONNECTIONS, TLS_HANDSHAKE_FAILURES_TOTAL};
 use crate::route::RouteTable;
 use crate::service::{ClientIdentity, ListenerService, ListenerState, ReloadEndpoint, Routing};
+use crate::status::{ListenerView, StatusBoard, StatusSource};
 use crate::target::{now_ns, BatchSet, Target};
 use crate::tls::{
     client_cn, looks_like_plain_http, Tls, TlsError, PLAIN_HTTP_RESPONSE, ROTATION_CHECK,
@@ -97,6 +98,7 @@ pub struct Receiver {
     handoff: Arc<Handoff>,
     shutting_down: Arc<AtomicBool>,
     metrics: Option<PrometheusHandle>,
+    status: Arc<StatusBoard>,
 }
 
 struct Bound {
@@ -128,7 +130,7 @@ impl Receiver {
         crate::metrics::describe();
         let handoff = Arc::new(Handoff::new(output.queues, output.log));
         let shutting_down = Arc::new(AtomicBool::new(false));
-        let mut bound = Vec::with_capacity(listeners.len());
+        let mut sockets = Vec::with_capacity(listeners.len());
         for spec in listeners {
             let address = format!(
                 "{}:{}",
@@ -153,27 +155,51 @@ impl Receiver {
                 .await
                 .map_err(|source| ReceiverError::Bind { address, source })?;
             let addr = listener.local_addr().unwrap_or(addr);
-            let state = Arc::new(listener_state(
-                &spec,
-                &handoff,
-                output.push_timeout,
-                &shutting_down,
-                metrics.clone(),
-            )?);
-            bound.push(Bound {
+            let routing = Arc::new(ArcSwap::from_pointee(routing(&spec, None)?));
+            sockets.push((listener, addr, spec, routing, tls));
+        }
+        let status = Arc::new(StatusBoard::new(
+            sockets
+                .iter()
+                .map(|(_, addr, spec, routing, _)| ListenerView {
+                    address: *addr,
+                    shared: spec.serve_metrics,
+                    routing: Arc::clone(routing),
+                })
+                .collect(),
+        ));
+        let bound = sockets
+            .into_iter()
+            .map(|(listener, addr, spec, routing, tls)| Bound {
                 listener,
                 addr,
+                state: Arc::new(ListenerState {
+                    reload: reload_endpoint(&spec),
+                    routing,
+                    handoff: Arc::clone(&handoff),
+                    push_timeout: output.push_timeout,
+                    shutting_down: Arc::clone(&shutting_down),
+                    metrics: metrics.clone(),
+                    status: spec.serve_metrics.then(|| Arc::clone(&status)),
+                }),
                 server: spec.server,
-                state,
                 tls,
-            });
-        }
+            })
+            .collect();
         Ok(Receiver {
             listeners: bound,
             handoff,
             shutting_down,
             metrics,
+            status,
         })
+    }
+
+    /// Gives the status page (`GET /`, `GET /api/v1/status` on the shared
+    /// server) the agent's version and its clients. Without it the page
+    /// shows the receiver's own version and no clients.
+    pub fn attach_status(&self, version: impl Into<String>, source: Arc<dyn StatusSource>) {
+        self.status.attach(version.into(), source);
     }
 
     /// A handle that swaps the targets of the running listeners; see
@@ -302,7 +328,8 @@ impl Reloader {
         // Credential files are read before anything is swapped.
         let routings = listeners
             .iter()
-            .map(routing)
+            .zip(&self.listeners)
+            .map(|(spec, (_, state))| routing(spec, Some(&state.routing.load())))
             .collect::<Result<Vec<_>, _>>()?;
         let mut replaced = Vec::with_capacity(listeners.len());
         for (new, (_, state)) in routings.into_iter().zip(&self.listeners) {
@@ -332,8 +359,15 @@ fn resolve(server: &ServerConfig) -> Result<SocketAddr, ReceiverError> {
     Ok(SocketAddr::new(ip, server.http_listen_port))
 }
 
-/// Builds a listener's routes and targets, reading credential files.
-fn routing(spec: &ListenerSpec) -> Result<Routing, CredentialError> {
+/// The routes and targets of `spec`, reading credential files; a target
+/// whose job ran in `previous` keeps its status counters.
+fn routing(spec: &ListenerSpec, previous: Option<&Routing>) -> Result<Routing, CredentialError> {
+    let stats = |job: &str| {
+        previous
+            .and_then(|p| p.targets.iter().find(|t| t.spec.job_name == job))
+            .map(|t| Arc::clone(&t.stats))
+            .unwrap_or_default()
+    };
     Ok(Routing {
         routes: RouteTable::new(
             spec.targets.iter().map(|t| normalize_base_url(&t.base_url)),
@@ -342,12 +376,14 @@ fn routing(spec: &ListenerSpec) -> Result<Routing, CredentialError> {
         targets: spec
             .targets
             .iter()
-            .cloned()
-            .map(Target::new)
+            .map(|t| Target::new(t.clone(), stats(&t.job_name)))
             .collect::<Result<_, _>>()?,
     })
 }
 
+/// A listener's state outside [`Receiver::bind`] (service-level tests): a
+/// shared listener gets a status board that sees only itself.
+#[cfg(test)]
 pub(crate) fn listener_state(
     spec: &ListenerSpec,
     handoff: &Arc<Handoff>,
@@ -355,16 +391,30 @@ pub(crate) fn listener_state(
     shutting_down: &Arc<AtomicBool>,
     metrics: Option<PrometheusHandle>,
 ) -> Result<ListenerState, CredentialError> {
+    let routing = Arc::new(ArcSwap::from_pointee(routing(spec, None)?));
+    let status = spec.serve_metrics.then(|| {
+        Arc::new(StatusBoard::new(vec![ListenerView {
+            address: SocketAddr::from(([127, 0, 0, 1], spec.server.http_listen_port)),
+            shared: true,
+            routing: Arc::clone(&routing),
+        }]))
+    });
     Ok(ListenerState {
-        reload: Arc::new(ReloadEndpoint {
-            enabled: spec.serve_metrics && spec.server.enable_runtime_reload,
-            hook: std::sync::OnceLock::new(),
-        }),
-        routing: ArcSwap::from_pointee(routing(spec)?),
+        reload: reload_endpoint(spec),
+        routing,
         handoff: Arc::clone(handoff),
         push_timeout,
         shutting_down: Arc::clone(shutting_down),
         metrics,
+        status,
+    })
+}
+
+/// `POST /reload`: served on the shared server with `enable_runtime_reload`.
+fn reload_endpoint(spec: &ListenerSpec) -> Arc<ReloadEndpoint> {
+    Arc::new(ReloadEndpoint {
+        enabled: spec.serve_metrics && spec.server.enable_runtime_reload,
+        hook: std::sync::OnceLock::new(),
     })
 }
 

@@ -38,6 +38,7 @@ use crate::lines::{parse_plain_path, parse_timestamp_query, split_lines};
 use crate::metrics::REJECTED_PUSHES_TOTAL;
 use crate::route::{Endpoint, RouteTable, NOT_FOUND_LABEL};
 use crate::server::{ReloadFailure, ReloadHook};
+use crate::status::{render_html, render_json, StatusBoard};
 use crate::target::{BatchSet, Clock, Source, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -73,12 +74,15 @@ pub(crate) struct ClientIdentity {
 /// What every request of one listener shares.
 pub(crate) struct ListenerState {
     pub reload: Arc<ReloadEndpoint>,
-    pub routing: ArcSwap<Routing>,
+    /// Shared with the status board, which reads every listener's targets.
+    pub routing: Arc<ArcSwap<Routing>>,
     pub handoff: Arc<Handoff>,
     pub push_timeout: Duration,
     /// Shared by all listeners: set once shutdown begins.
     pub shutting_down: Arc<AtomicBool>,
     pub metrics: Option<PrometheusHandle>,
+    /// The status page's data; on the shared listener only.
+    pub status: Option<Arc<StatusBoard>>,
 }
 
 /// The innermost service of a listener's stack.
@@ -153,18 +157,31 @@ impl ListenerState {
                 NOT_FOUND_LABEL,
             );
         };
+        // The status counters of the target a push path names.
+        let stats = match route.endpoint {
+            Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain => route
+                .target
+                .and_then(|t| routing.targets.get(t))
+                .map(|t| &t.stats),
+            _ => None,
+        };
         if !route.endpoint.allows(req.method()) {
             let err = PushError::MethodNotAllowed {
                 method: req.method().to_string(),
                 path: path.clone(),
                 allow: route.endpoint.allow(),
             };
+            if let Some(stats) = stats {
+                stats.rejected(err.status(), 0, &err);
+            }
             return with_route(err.into_response(), route.label);
         }
         let mut request_bytes = 0;
         let target = route.target.and_then(|t| TargetHandle::new(&routing, t));
         let result = match (route.endpoint, target) {
             (Endpoint::Metrics, _) => self.render_metrics(),
+            (Endpoint::Status, _) => self.render_status(false),
+            (Endpoint::StatusJson, _) => self.render_status(true),
             (Endpoint::Ready, _) => Ok(self.ready()),
             (Endpoint::Push, Some(target)) => {
                 self.push(target, false, req, &mut request_bytes).await
@@ -185,12 +202,23 @@ impl ListenerState {
                 Err(PushError::NotFound { path: path.clone() })
             }
         };
-        let mut resp = result.unwrap_or_else(|err| {
-            if let Some(reason) = err.rejection_reason() {
-                metrics::counter!(REJECTED_PUSHES_TOTAL, "reason" => reason).increment(1);
+        let mut resp = match result {
+            Ok(resp) => {
+                if let Some(stats) = stats {
+                    stats.accepted(request_bytes);
+                }
+                resp
             }
-            err.into_response()
-        });
+            Err(err) => {
+                if let Some(reason) = err.rejection_reason() {
+                    metrics::counter!(REJECTED_PUSHES_TOTAL, "reason" => reason).increment(1);
+                }
+                if let Some(stats) = stats {
+                    stats.rejected(err.status(), request_bytes, &err);
+                }
+                err.into_response()
+            }
+        };
         resp.extensions_mut().insert(RequestBytes(request_bytes));
         with_route(resp, route.label)
     }
@@ -208,6 +236,27 @@ impl ListenerState {
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        Ok(resp)
+    }
+
+    /// The status page (`json`: its data as JSON), from the shared board.
+    fn render_status(&self, json: bool) -> Result<Response<Full<Bytes>>, PushError> {
+        let board = self.status.as_ref().ok_or(PushError::StatusDisabled)?;
+        let status = board.snapshot();
+        let (body, content_type) = if json {
+            (render_json(&status), "application/json")
+        } else {
+            (render_html(&status), "text/html; charset=utf-8")
+        };
+        let mut resp = text_response(StatusCode::OK, body);
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
+        resp.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
         );
         Ok(resp)
     }

@@ -6,6 +6,7 @@
 //! module only turns streams into batches.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use pushtail_pipeline::PipelineEntry;
 use pushtail_proto::labels::LabelSet;
@@ -18,6 +19,7 @@ use crate::cache::Cache;
 use crate::error::StreamErrorKind;
 use crate::metrics::AUTH_FAILURES_TOTAL;
 use crate::metrics::{BAD_STREAMS_TOTAL, ENTRIES_WRITTEN};
+use crate::status::TargetStats;
 use crate::TargetSpec;
 
 /// The label relabel rules use to read and set the tenant.
@@ -54,11 +56,14 @@ pub(crate) struct Target {
     bad_streams: metrics::Counter,
     /// What pushers must present (files read when the routing was built).
     pub credentials: Credentials,
+    /// What the status page shows; shared with the target this one replaced
+    /// on reload (same job), so counters survive reloads.
+    pub stats: Arc<TargetStats>,
 }
 
 impl Target {
     /// Builds the target, reading its credential files.
-    pub(crate) fn new(spec: TargetSpec) -> Result<Self, CredentialError> {
+    pub(crate) fn new(spec: TargetSpec, stats: Arc<TargetStats>) -> Result<Self, CredentialError> {
         let job = spec.job_name.clone();
         let credentials = Credentials::load(&job, &spec.auth)?;
         Ok(Target {
@@ -67,6 +72,7 @@ impl Target {
             cache: Cache::new(),
             credentials,
             spec,
+            stats,
         })
     }
 
@@ -152,6 +158,7 @@ impl Target {
 
     pub(crate) fn count_written(&self, entries: usize) {
         self.entries_written.increment(entries as u64);
+        self.stats.count_entries(entries);
     }
 
     pub(crate) fn count_bad_streams(&self, streams: usize) {

@@ -6,6 +6,7 @@ mod config;
 mod dry_run;
 mod reload;
 mod run;
+mod status;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

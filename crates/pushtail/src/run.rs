@@ -14,6 +14,7 @@ use pushtail_wal::{TailHandle, Wal};
 use tokio::sync::mpsc;
 
 use crate::config::Plan;
+use crate::status::{ClientView, Clients};
 use crate::{dry_run, reload, Source};
 
 /// Prometheus' default buckets, for the `*_seconds` histograms.
@@ -57,6 +58,7 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
     let mut clients = Vec::new();
     let mut printer = None;
     let mut log = None;
+    let mut views = Vec::new();
     if dry_run {
         if plan.wal.enabled {
             tracing::warn!("-dry-run: the write-ahead log is not used");
@@ -81,19 +83,29 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
             None => Vec::new(),
         };
         for (index, client) in plan.clients.into_iter().enumerate() {
-            let (tx, rx) = mpsc::channel(client.queue_capacity.max(1));
+            let capacity = client.queue_capacity.max(1);
+            let (tx, rx) = mpsc::channel(capacity);
             let url = client.url.clone();
             let handle =
                 Client::spawn(client, rx).with_context(|| format!("clients[{index}] ({url})"))?;
+            let mut view = ClientView {
+                probe: handle.probe(),
+                queue: tx.downgrade(),
+                queue_capacity: capacity,
+                tail: None,
+            };
             match tails.get_mut(index).and_then(Option::take) {
                 Some(tail) => {
                     let tail = Arc::new(tail.spawn(tx).with_context(|| {
                         format!("clients[{index}] ({url}): starting its write-ahead log reader")
                     })?);
+                    view.tail = Some(Arc::clone(&tail));
+                    views.push(view);
                     clients.push((url, handle, Some(tail)));
                 }
                 None => {
                     queues.push(tx);
+                    views.push(view);
                     clients.push((url, handle, None));
                 }
             }
@@ -108,6 +120,7 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
         log,
     };
     let receiver = Receiver::bind(plan.listeners, output, Some(metrics)).await?;
+    receiver.attach_status(env!("CARGO_PKG_VERSION"), Arc::new(Clients(views)));
     for (listener, addr) in receiver.local_addrs().into_iter().enumerate() {
         tracing::info!(listener, %addr, "listening");
     }

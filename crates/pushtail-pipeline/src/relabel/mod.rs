@@ -78,6 +78,10 @@ impl RelabelRules {
         self.rules.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
     /// Applies every rule in order. Returns false when a rule dropped the
     /// set (later rules are not run; `labels` is then unspecified).
     pub fn apply(&self, labels: &mut LabelsBuilder) -> bool {

@@ -297,6 +297,10 @@ impl StageList {
         self.stages.is_empty()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.stages.len()
+    }
+
     /// True when some stage holds entries back.
     pub(crate) fn buffers(&self) -> bool {
         self.stages.iter().any(|s| s.buffers())

@@ -28,6 +28,7 @@ use crate::{ListenerSpec, TargetSpec};
 mod endpoints;
 mod push;
 mod server;
+mod status;
 
 pub(super) fn target(job: &str, base: &str) -> TargetSpec {
     TargetSpec {
