@@ -173,6 +173,14 @@ impl Agent {
         self.stderr.snapshot().join("\n")
     }
 
+    /// Waits until stderr contains `needle` on some line (or the timeout
+    /// passes) and returns all of stderr.
+    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> String {
+        self.stderr
+            .wait_until(timeout, |lines| lines.iter().any(|l| l.contains(needle)))
+            .join("\n")
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         self.signal("TERM");

@@ -226,6 +226,8 @@ pub struct Overrides {
     pub http_listen_port: Option<u16>,
     pub client_url: Option<String>,
     pub external_labels: BTreeMap<String, String>,
+    /// `-inspect`: pipelines report what each stage changed.
+    pub inspect: bool,
 }
 
 /// Validates a parsed config into a [`Plan`]. No I/O.
@@ -282,6 +284,11 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             source: Box::new(e),
         })?;
         stage_warnings.extend(pipeline.warnings().iter().map(|w| (job.clone(), w.clone())));
+        let pipeline = if overrides.inspect {
+            pipeline.with_inspector(crate::dry_run::stderr_inspector())
+        } else {
+            pipeline
+        };
         let (relabel, pipeline) = (Arc::new(relabel), Arc::new(pipeline));
         match (&sc.http, &sc.loki_push_api) {
             (Some(http), None) => {

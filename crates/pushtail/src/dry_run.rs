@@ -1,9 +1,11 @@
-//! `-dry-run`: print what would be sent instead of sending it.
+//! `-dry-run`: print what would be sent instead of sending it; `-inspect`:
+//! print what each pipeline stage changed.
 //!
 //! Each entry becomes one stdout line: `timestamp<TAB>labels<TAB>line`, then
 //! `<TAB>{structured metadata}` when the entry has any and `<TAB>tenant=ID`
 //! when it has a tenant. Newlines inside a line are printed as `\n` so one
-//! entry is always one output line.
+//! entry is always one output line. Inspection reports go to stderr, as
+//! Promtail writes them.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -11,6 +13,16 @@ use std::sync::Arc;
 use pushtail_proto::labels::quote_into;
 use pushtail_proto::model::{Delivery, TenantBatch};
 use tokio::sync::mpsc;
+
+/// The `-inspect` sink: each entry's report is written to stderr in one
+/// piece, so reports of concurrent requests never interleave.
+pub fn stderr_inspector() -> pushtail_pipeline::Inspector {
+    Arc::new(|report: &str| {
+        let mut err = std::io::stderr().lock();
+        // stderr gone: nothing useful to do with the report.
+        let _ = err.write_all(report.as_bytes()).and_then(|()| err.flush());
+    })
+}
 
 /// Prints batches until the queue closes.
 pub async fn print(mut rx: mpsc::Receiver<Arc<Delivery>>) {

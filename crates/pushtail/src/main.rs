@@ -68,6 +68,7 @@ impl Source {
                 http_listen_port: args.http_listen_port,
                 client_url: args.client_url.clone(),
                 external_labels: args.external_labels.clone().unwrap_or_default(),
+                inspect: args.inspect == Some(true),
             },
         })
     }
