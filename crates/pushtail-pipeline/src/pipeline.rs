@@ -223,6 +223,16 @@ mod tests {
         assert!(pipeline("- json: {expressions: {a: ''}}")
             .warnings()
             .is_empty());
+
+        let p = pipeline("- template: {source: a, template: '{{ .Value }}', tmeplate: x}\n- replace: {expression: a, replace: b, sorce: c}");
+        let got: Vec<String> = p.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                r#"pipeline_stages[0] (template): unknown key "tmeplate" ignored"#,
+                r#"pipeline_stages[1] (replace): unknown key "sorce" ignored"#,
+            ]
+        );
     }
 
     #[test]
