@@ -2,10 +2,12 @@
 //! a real HTTP client, checked through its dry-run output or a fake Loki.
 
 mod cli;
+mod docs;
 mod edge;
 mod forward;
 mod input;
 mod invariants;
+mod ops;
 mod pipeline;
 mod receive;
 mod reload;

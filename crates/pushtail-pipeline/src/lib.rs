@@ -11,3 +11,4 @@ mod stages;
 mod telemetry;
 
 pub use pipeline::{Pipeline, PipelineEntry, StageConfigError};
+pub use telemetry::describe as describe_metrics;

@@ -23,6 +23,10 @@ pub(crate) struct RouteLabel(pub &'static str);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RequestBytes(pub usize);
 
+/// Request extension: the connection's remote address.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RemoteAddr(pub std::net::SocketAddr);
+
 /// Route label of responses made outside the router (timeouts).
 const UNKNOWN_ROUTE: &str = "unknown";
 

@@ -29,6 +29,15 @@ pub const BAD_STREAMS_TOTAL: &str = "pushtail_receiver_bad_streams_total";
 /// unparseable requests).
 pub const REJECTED_CONNECTIONS_TOTAL: &str = "pushtail_receiver_rejected_connections_total";
 
+/// Gauge, label `protocol` (`http`): open connections, dskit's (and so
+/// Promtail's server's) name, beside [`TCP_CONNECTIONS`].
+pub const SERVER_TCP_CONNECTIONS: &str = "tcp_connections";
+/// Gauge, label `protocol`: the shared server's `http_listen_conn_limit`
+/// (0: no limit).
+pub const SERVER_TCP_CONNECTIONS_LIMIT: &str = "tcp_connections_limit";
+/// Gauge, labels `method`, `route`: requests being served.
+pub const INFLIGHT_REQUESTS: &str = "inflight_requests";
+
 /// Registers descriptions with the installed recorder (idempotent).
 pub(crate) fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -67,6 +76,15 @@ pub(crate) fn describe() {
         BAD_STREAMS_TOTAL,
         "Streams skipped because of invalid labels or tenant."
     );
+    describe_gauge!(
+        SERVER_TCP_CONNECTIONS,
+        "Current number of accepted TCP connections."
+    );
+    describe_gauge!(
+        SERVER_TCP_CONNECTIONS_LIMIT,
+        "The max number of TCP connections that can be accepted (0 means no limit)."
+    );
+    describe_gauge!(INFLIGHT_REQUESTS, "Current number of inflight requests.");
     describe_counter!(
         REJECTED_CONNECTIONS_TOTAL,
         "Connections or requests refused or cut off by the HTTP layer, by reason."

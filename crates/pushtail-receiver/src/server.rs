@@ -30,7 +30,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tower::ServiceBuilder;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::trace::{Trace, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, Trace, TraceLayer};
 
 use crate::accept::{classify, AcceptAction, BACKOFF};
 use crate::config::ServerConfig;
@@ -39,7 +39,7 @@ use crate::conn::{
 };
 use crate::handoff::Handoff;
 use crate::layers::{MetricsLayer, MetricsService};
-use crate::metrics::TCP_CONNECTIONS;
+use crate::metrics::{SERVER_TCP_CONNECTIONS, SERVER_TCP_CONNECTIONS_LIMIT, TCP_CONNECTIONS};
 use crate::route::RouteTable;
 use crate::service::{ListenerService, ListenerState, Routing};
 use crate::target::{now_ns, BatchSet, Target};
@@ -57,10 +57,13 @@ pub enum ReceiverError {
     Config(#[from] ReceiverConfigError),
     #[error("invalid listen address {address:?}: {reason}")]
     Address { address: String, reason: String },
-    #[error("cannot listen on {address}: {source}")]
+    /// `listener` says which: the shared server or a job's own
+    /// `loki_push_api` server.
+    #[error("cannot listen on {address} for {listener}: {reason}")]
     Bind {
         address: String,
-        source: std::io::Error,
+        listener: String,
+        reason: std::io::Error,
     },
 }
 
@@ -73,6 +76,8 @@ pub struct Receiver {
 }
 
 struct Bound {
+    /// The shared server (it serves /metrics), not a job's own listener.
+    shared: bool,
     listener: TcpListener,
     addr: SocketAddr,
     server: ServerConfig,
@@ -114,7 +119,11 @@ impl Receiver {
             let addr = resolve(&spec.server)?;
             let listener = TcpListener::bind(addr)
                 .await
-                .map_err(|source| ReceiverError::Bind { address, source })?;
+                .map_err(|reason| ReceiverError::Bind {
+                    address,
+                    listener: describe_listener(&spec),
+                    reason,
+                })?;
             let addr = listener.local_addr().unwrap_or(addr);
             let state = Arc::new(listener_state(
                 &spec,
@@ -124,6 +133,7 @@ impl Receiver {
                 metrics.clone(),
             ));
             bound.push(Bound {
+                shared: spec.serve_metrics,
                 listener,
                 addr,
                 server: spec.server,
@@ -297,6 +307,7 @@ pub(crate) fn listener_state(
         push_timeout,
         shutting_down: Arc::clone(shutting_down),
         metrics,
+        rejections: Default::default(),
     }
 }
 
@@ -308,7 +319,13 @@ pub(crate) type Stack =
 
 pub(crate) fn stack(state: Arc<ListenerState>, server: &ServerConfig) -> Stack {
     ServiceBuilder::new()
-        .layer(TraceLayer::new_for_http())
+        // Refusals are logged once, at warn, with their reason, by the
+        // service (`crate::rejections`); tower-http's ERROR line for every
+        // 5xx (a 503 is backpressure, not a failure) is debug only.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .layer(MetricsLayer)
         .service(ListenerService {
             state,
@@ -316,9 +333,22 @@ pub(crate) fn stack(state: Arc<ListenerState>, server: &ServerConfig) -> Stack {
         })
 }
 
+/// Names a listener in messages: the shared server, or the job whose
+/// `loki_push_api` block it serves.
+pub(crate) fn describe_listener(spec: &ListenerSpec) -> String {
+    match (spec.serve_metrics, spec.targets.first()) {
+        (false, Some(target)) => format!(
+            "the loki_push_api server of job {:?} (its server.http_listen_port)",
+            target.job_name
+        ),
+        _ => "the shared server (server.http_listen_port)".to_owned(),
+    }
+}
+
 /// Accepts connections until told to stop, then drains them gracefully.
 async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
     let Bound {
+        shared,
         listener,
         addr,
         server,
@@ -341,7 +371,13 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         .header_read_timeout(None);
     let graceful = GracefulShutdown::new();
     let connections = metrics::gauge!(TCP_CONNECTIONS);
-    tracing::info!(%addr, "listening");
+    let server_connections = metrics::gauge!(SERVER_TCP_CONNECTIONS, "protocol" => "http");
+    if shared {
+        // dskit's gauge is per server: the shared server's limit.
+        metrics::gauge!(SERVER_TCP_CONNECTIONS_LIMIT, "protocol" => "http")
+            .set(server.http_listen_conn_limit as f64);
+    }
+    tracing::debug!(%addr, "accepting connections");
     loop {
         let permit = match &limit {
             Some(sem) => tokio::select! {
@@ -373,15 +409,16 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         let conn = builder
             .serve_connection_with_upgrades(
                 TokioIo::new(DeadlineIo::new(stream, Arc::clone(&conn_state))),
-                TowerToHyperService::new(ConnService::new(
-                    service.clone(),
-                    Arc::clone(&conn_state),
-                )),
+                TowerToHyperService::new(
+                    ConnService::new(service.clone(), Arc::clone(&conn_state)).with_peer(peer),
+                ),
             )
             .into_owned();
         let watched = graceful.watch(conn);
         let gauge = connections.clone();
         gauge.increment(1.0);
+        let server_gauge = server_connections.clone();
+        server_gauge.increment(1.0);
         tokio::spawn(async move {
             if let Err(e) = watched.await {
                 if conn_state.expired().is_none() {
@@ -392,6 +429,7 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             gauge.decrement(1.0);
+            server_gauge.decrement(1.0);
             drop(permit);
         });
     }

@@ -31,9 +31,11 @@ use crate::decode::{
 };
 use crate::error::{text_response, BadStreams, PushError};
 use crate::handoff::Handoff;
+use crate::layers::RemoteAddr;
 use crate::layers::{RequestBytes, RouteLabel};
 use crate::lines::{parse_plain_path, parse_timestamp_query, split_lines};
-use crate::metrics::REJECTED_PUSHES_TOTAL;
+use crate::metrics::{INFLIGHT_REQUESTS, REJECTED_PUSHES_TOTAL};
+use crate::rejections::{Rejection, Rejections, NO_TARGET};
 use crate::route::{Endpoint, RouteTable, NOT_FOUND_LABEL};
 use crate::target::{BatchSet, Clock, Source, Target};
 
@@ -56,6 +58,8 @@ pub(crate) struct ListenerState {
     /// Shared by all listeners: set once shutdown begins.
     pub shutting_down: Arc<AtomicBool>,
     pub metrics: Option<PrometheusHandle>,
+    /// Rate-limited log lines for refused pushes.
+    pub rejections: Rejections,
 }
 
 /// The innermost service of a listener's stack.
@@ -103,21 +107,31 @@ impl ListenerState {
         B::Error: Into<BoxError>,
     {
         let path = req.uri().path().to_owned();
+        let remote = req.extensions().get::<RemoteAddr>().map(|r| r.0);
+        let method = method_label(req.method());
         let routing = self.routing.load_full();
         let Some(route) = routing.routes.lookup(&path) else {
-            return with_route(
-                PushError::NotFound { path }.into_response(),
-                NOT_FOUND_LABEL,
-            );
+            let err = PushError::NotFound {
+                hint: push_hint(&routing),
+                path: path.clone(),
+            };
+            self.refused(NO_TARGET, remote, method, &path, &err);
+            return with_route(err.into_response(), NOT_FOUND_LABEL);
         };
+        let job = route
+            .target
+            .and_then(|t| routing.targets.get(t))
+            .map_or(NO_TARGET, |t| t.spec.job_name.as_str());
         if !route.endpoint.allows(req.method()) {
             let err = PushError::MethodNotAllowed {
                 method: req.method().to_string(),
                 path: path.clone(),
                 allow: route.endpoint.allow(),
             };
+            self.refused(job, remote, method, &path, &err);
             return with_route(err.into_response(), route.label);
         }
+        let inflight = Inflight::enter(method, route.label);
         let mut request_bytes = 0;
         let target = route.target.and_then(|t| TargetHandle::new(&routing, t));
         let result = match (route.endpoint, target) {
@@ -139,17 +153,42 @@ impl ListenerState {
                     .await
             }
             (Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain, None) => {
-                Err(PushError::NotFound { path: path.clone() })
+                Err(PushError::NotFound {
+                    path: path.clone(),
+                    hint: push_hint(&routing),
+                })
             }
         };
+        drop(inflight);
         let mut resp = result.unwrap_or_else(|err| {
             if let Some(reason) = err.rejection_reason() {
                 metrics::counter!(REJECTED_PUSHES_TOTAL, "reason" => reason).increment(1);
             }
+            self.refused(job, remote, method, &path, &err);
             err.into_response()
         });
         resp.extensions_mut().insert(RequestBytes(request_bytes));
         with_route(resp, route.label)
+    }
+
+    /// Logs a refusal (rate-limited per target) with what the client is
+    /// told.
+    fn refused(
+        &self,
+        job: &str,
+        remote: Option<std::net::SocketAddr>,
+        method: &str,
+        path: &str,
+        err: &PushError,
+    ) {
+        self.rejections.record(&Rejection {
+            job,
+            remote,
+            method,
+            path,
+            status: err.status(),
+            reason: err,
+        });
     }
 
     fn ready(&self) -> Response<Full<Bytes>> {
@@ -363,6 +402,65 @@ fn batch_push(
         }
     }
     (batches, bad)
+}
+
+/// Counts a request in `inflight_requests` until dropped (also when the
+/// request is cancelled).
+struct Inflight(metrics::Gauge);
+
+impl Inflight {
+    fn enter(method: &'static str, route: &'static str) -> Inflight {
+        let gauge = metrics::gauge!(INFLIGHT_REQUESTS, "method" => method, "route" => route);
+        gauge.increment(1.0);
+        Inflight(gauge)
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+/// The `method` label: a static string, so counting never allocates.
+fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::POST => "POST",
+        http::Method::GET => "GET",
+        http::Method::PUT => "PUT",
+        http::Method::HEAD => "HEAD",
+        http::Method::DELETE => "DELETE",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Most base URLs a 404 names.
+const HINT_TARGETS: usize = 10;
+
+/// The end of a 404 body: where this listener takes pushes.
+fn push_hint(routing: &Routing) -> String {
+    use std::fmt::Write;
+    let targets = &routing.targets;
+    if targets.is_empty() {
+        return "; no push targets are configured on this listener".to_owned();
+    }
+    let mut out = String::from("; push to <base_url>loki/api/v1/push (or api/v1/raw, push/<name>/<value>) where base_url is one of ");
+    for (i, t) in targets.iter().take(HINT_TARGETS).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(
+            out,
+            "{} (job {})",
+            crate::normalize_base_url(&t.spec.base_url),
+            t.spec.job_name
+        );
+    }
+    if targets.len() > HINT_TARGETS {
+        let _ = write!(out, " and {} more", targets.len() - HINT_TARGETS);
+    }
+    out
 }
 
 fn with_route(mut resp: Response<Full<Bytes>>, label: &'static str) -> Response<Full<Bytes>> {

@@ -28,6 +28,18 @@ use crate::Source;
 pub const RELOAD_SUCCESS: &str = "promtail_config_reload_success_total";
 pub const RELOAD_FAIL: &str = "promtail_config_reload_fail_total";
 
+/// HELP text of the reload counters.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        RELOAD_SUCCESS,
+        "Number of successful config reloads (SIGHUP or a change of the config file)."
+    );
+    metrics::describe_counter!(
+        RELOAD_FAIL,
+        "Number of config reloads that failed; the running config stays."
+    );
+}
+
 /// File events closer together than this are one change (editors write a
 /// file in several steps).
 const SETTLE: Duration = Duration::from_millis(200);
@@ -276,7 +288,7 @@ pub async fn run(
                 success.increment(1);
             }
             Err(e) => {
-                tracing::error!(path = source.path(), error = %format!("{e:#}"), "config reload failed; the running config stays");
+                tracing::error!(path = source.path(), error = %crate::error_chain(&e), "config reload failed; the running config stays");
                 fail.increment(1);
             }
         }
@@ -289,7 +301,7 @@ async fn reload(
     running: &[ClientConfig],
     running_wal: &WalConfig,
 ) -> anyhow::Result<()> {
-    let (plan, _) = source.load()?;
+    let plan = source.load()?;
     if plan.clients != running {
         anyhow::bail!("clients changed: restart to apply client changes");
     }

@@ -126,11 +126,23 @@ impl<B: Body + Unpin> Body for TrackedBody<B> {
 pub(crate) struct ConnService<S> {
     inner: S,
     state: Arc<ConnState>,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<S> ConnService<S> {
     pub(crate) fn new(inner: S, state: Arc<ConnState>) -> ConnService<S> {
-        ConnService { inner, state }
+        ConnService {
+            inner,
+            state,
+            peer: None,
+        }
+    }
+
+    /// Tells every request of this connection its remote address (as a
+    /// [`crate::layers::RemoteAddr`] extension), for log lines.
+    pub(crate) fn with_peer(mut self, peer: std::net::SocketAddr) -> ConnService<S> {
+        self.peer = Some(peer);
+        self
     }
 }
 
@@ -152,7 +164,10 @@ where
         let deadline = self.state.request_started(req.version());
         let in_flight = InFlight(Arc::clone(&self.state));
         let timeout = self.state.timeouts.read.unwrap_or_default();
-        let req = req.map(|body| DeadlineBody::new(body, deadline, timeout));
+        let mut req = req.map(|body| DeadlineBody::new(body, deadline, timeout));
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(crate::layers::RemoteAddr(peer));
+        }
         let fut = self.inner.call(req);
         Box::pin(async move {
             let resp = fut.await?;
