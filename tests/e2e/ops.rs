@@ -228,7 +228,6 @@ async fn every_metric_family_has_help_text() {
         "promtail_mutated_bytes_total",
         "promtail_custom_hits",
         "promtail_custom_undocumented",
-        "logentry_dropped_lines_total",
     ] {
         assert!(
             sampled.contains(want) || helped.contains(want),
