@@ -177,7 +177,7 @@ fn check_syntax_catches_what_a_start_would() {
 
 #[test]
 fn check_syntax_shows_the_warnings_a_start_logs() {
-    let yaml = "positions: {filename: /tmp/p.yaml}\nclients:\n  - url: http://127.0.0.1:1/loki/api/v1/push\n";
+    let yaml = "server: {http_path_prefix: /logs}\npositions: {filename: /tmp/p.yaml}\nclients:\n  - url: http://127.0.0.1:1/loki/api/v1/push\n";
     let path = write_config(yaml);
     let arg = format!("-config.file={}", path.display());
     let (code, stdout, stderr) = run_to_end(
@@ -195,6 +195,7 @@ fn check_syntax_shows_the_warnings_a_start_logs() {
     for want in [
         "config key positions is accepted",
         "flag -positions.file is accepted",
+        "server.http_path_prefix \"/logs\" is not supported",
         "flag -client.timeout only configures the client -client.url adds",
     ] {
         assert!(stderr.contains(want), "missing {want:?} in {stderr}");

@@ -111,11 +111,8 @@ impl Receiver {
                 "{}:{}",
                 spec.server.http_listen_address, spec.server.http_listen_port
             );
-            if let Some(prefix) = spec.server.http_path_prefix.as_deref() {
-                if !prefix.is_empty() && prefix != "/" {
-                    tracing::warn!(%address, prefix, "http_path_prefix is not supported and is ignored; use base_url");
-                }
-            }
+            // `http_path_prefix` is warned about by the binary's config
+            // check (also under -check-syntax), not here.
             let addr = resolve(&spec.server)?;
             let listener = TcpListener::bind(addr)
                 .await

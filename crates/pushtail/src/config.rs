@@ -87,6 +87,9 @@ pub enum ConfigWarning {
     IgnoredFlag(crate::cli::IgnoredFlag),
     /// A `-client.*` flag given without `-client.url`.
     ClientFlagWithoutUrl(&'static str),
+    /// `http_path_prefix` on a listener (`place`: `server` or a job's
+    /// `loki_push_api.server`).
+    PathPrefix { place: String, prefix: String },
 }
 
 impl std::fmt::Display for ConfigWarning {
@@ -99,6 +102,10 @@ impl std::fmt::Display for ConfigWarning {
             ConfigWarning::IgnoredFlag(flag) => write!(
                 f,
                 "flag {flag} is accepted for Promtail compatibility and ignored"
+            ),
+            ConfigWarning::PathPrefix { place, prefix } => write!(
+                f,
+                "{place}.http_path_prefix {prefix:?} is not supported and is ignored; use base_url on the targets"
             ),
             ConfigWarning::ClientFlagWithoutUrl(flag) => write!(
                 f,
@@ -533,6 +540,19 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     }
     let mut listeners = vec![shared];
     listeners.extend(own_listeners);
+    for listener in &listeners {
+        let prefix = listener.server.http_path_prefix.as_deref().unwrap_or("");
+        if !prefix.is_empty() && prefix != "/" {
+            let place = match (listener.serve_metrics, listener.targets.first()) {
+                (false, Some(t)) => format!("job {:?} loki_push_api.server", t.job_name),
+                _ => "server".to_owned(),
+            };
+            warnings.push(ConfigWarning::PathPrefix {
+                place,
+                prefix: prefix.to_owned(),
+            });
+        }
+    }
     pushtail_receiver::validate(&listeners)?;
     // Last, so a file with other faults names those first.
     if clients.is_empty() && !overrides.dry_run {
