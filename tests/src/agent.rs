@@ -112,9 +112,21 @@ impl Agent {
     /// Like [`Agent::start`], with the config already written at
     /// `config_path` (a test that needs the file in a directory of its own).
     pub fn start_at(bin: &Path, config_path: PathBuf, args: &[&str], listeners: usize) -> Agent {
+        Agent::start_with_env(bin, config_path, args, &[], listeners)
+    }
+
+    /// Like [`Agent::start_at`], with extra environment variables.
+    pub fn start_with_env(
+        bin: &Path,
+        config_path: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+        listeners: usize,
+    ) -> Agent {
         let mut child = Command::new(bin)
             .arg(format!("-config.file={}", config_path.display()))
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -2,3 +2,4 @@
 
 pub mod agent;
 pub mod fake_loki;
+pub mod pki;

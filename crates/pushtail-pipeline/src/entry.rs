@@ -15,6 +15,10 @@ use pushtail_proto::model::Entry;
 use pushtail_proto::tenant::TenantId;
 use serde_json::Value;
 
+/// The label Promtail keeps an entry's tenant in; here it maps to
+/// [`StageEntry::tenant`].
+pub(crate) const TENANT_LABEL: &str = "__tenant_id__";
+
 /// The extracted map: Promtail's `map[string]interface{}`.
 pub(crate) type Extracted = HashMap<String, Value>;
 
@@ -59,8 +63,12 @@ impl StageEntry {
 
     // ---- labels ----
 
-    /// The current value of label `name`.
+    /// The current value of label `name`. `__tenant_id__` is the entry's
+    /// tenant, as Promtail keeps the tenant in that label.
     pub(crate) fn label(&self, name: &str) -> Option<&str> {
+        if name == TENANT_LABEL {
+            return self.tenant.as_ref().map(TenantId::as_str);
+        }
         match &self.labels {
             Some(b) => b.get(name),
             None => self.original_labels.get(name),
@@ -91,6 +99,16 @@ impl StageEntry {
     /// Sets a label (an empty value deletes it). Invalid names are ignored,
     /// as Promtail ignores them.
     pub(crate) fn set_label(&mut self, name: &str, value: &str) {
+        if name == TENANT_LABEL {
+            // Becomes the entry's tenant (an invalid one is ignored, as a
+            // stage's unusable value is), never a label sent to Loki.
+            if value.is_empty() {
+                self.tenant = None;
+            } else if let Ok(t) = TenantId::new(value) {
+                self.tenant = Some(t);
+            }
+            return;
+        }
         if !is_valid_label_name(name) {
             return;
         }
@@ -101,6 +119,10 @@ impl StageEntry {
     }
 
     pub(crate) fn remove_label(&mut self, name: &str) {
+        if name == TENANT_LABEL {
+            self.tenant = None;
+            return;
+        }
         if self.label(name).is_some() {
             self.labels_mut().remove(name);
         }
@@ -127,10 +149,16 @@ impl StageEntry {
     /// The extracted map for edits, seeded from the entry's labels at first use.
     pub(crate) fn extracted_mut(&mut self) -> &mut Extracted {
         let original = &self.original_labels;
+        let tenant = &self.tenant;
         self.extracted.get_or_insert_with(|| {
             original
                 .iter()
                 .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+                .chain(
+                    tenant
+                        .iter()
+                        .map(|t| (TENANT_LABEL.to_owned(), Value::String(t.to_string()))),
+                )
                 .collect()
         })
     }

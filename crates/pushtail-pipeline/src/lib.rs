@@ -4,6 +4,7 @@
 //! per stream (relabeling, cached) and per entry (stages).
 
 mod entry;
+mod go;
 mod logql;
 mod pipeline;
 pub mod relabel;

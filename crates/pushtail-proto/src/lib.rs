@@ -8,6 +8,7 @@
 pub mod encoding;
 pub mod json;
 pub mod labels;
+pub mod literal;
 pub mod model;
 pub mod push;
 pub mod syntax;

@@ -15,6 +15,7 @@
 //! more than a small multiple of its input, whatever the input.
 
 use crate::labels::{is_valid_label_name, LabelError, LabelSet};
+use crate::literal::LiteralError;
 
 /// The longest label string accepted, in bytes.
 pub const MAX_LABELS_LEN: usize = 16 << 20;
@@ -202,96 +203,23 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// A quoted string starting at the current byte (a quote character).
+    /// A quoted string starting at the current byte (a quote character),
+    /// decoded by the shared Go literal decoder; the value must be UTF-8.
     fn string(&mut self) -> Result<String, LabelParseError> {
         let open = self.pos;
-        let Some(quote) = self.peek() else {
-            return Err(self.expected("quoted string"));
-        };
-        self.pos += 1;
-        if quote == b'`' {
-            let start = self.pos;
-            let Some(len) = self.s[start..].iter().position(|&b| b == b'`') else {
-                return Err(LabelParseError::Unterminated { at: open });
-            };
-            self.pos = start + len + 1;
-            return self.utf8(start, start + len).map(str::to_owned);
-        }
-        let mut buf: Vec<u8> = Vec::new();
-        let mut run = self.pos;
-        loop {
-            match self.peek() {
-                None | Some(b'\n') => return Err(LabelParseError::Unterminated { at: open }),
-                Some(b) if b == quote => {
-                    let tail = self.utf8(run, self.pos)?;
-                    self.pos += 1;
-                    if buf.is_empty() {
-                        return Ok(tail.to_owned());
-                    }
-                    buf.extend_from_slice(tail.as_bytes());
-                    return String::from_utf8(buf)
-                        .map_err(|_| LabelParseError::InvalidUtf8 { at: open });
+        let (value, len) =
+            crate::literal::unquote_prefix(&self.s[open..]).map_err(|e| match e {
+                LiteralError::NotQuoted { .. } => self.expected("quoted string"),
+                LiteralError::Unterminated { .. } => LabelParseError::Unterminated { at: open },
+                LiteralError::InvalidEscape { at } => {
+                    LabelParseError::InvalidEscape { at: open + at }
                 }
-                Some(b'\\') => {
-                    buf.extend_from_slice(self.utf8(run, self.pos)?.as_bytes());
-                    self.escape(quote, &mut buf)?;
-                    run = self.pos;
-                }
-                Some(_) => self.pos += 1,
-            }
-        }
-    }
-
-    /// Decodes one Go escape sequence (the current byte is the backslash).
-    fn escape(&mut self, quote: u8, buf: &mut Vec<u8>) -> Result<(), LabelParseError> {
-        let at = self.pos;
-        let bad = LabelParseError::InvalidEscape { at };
-        let Some(c) = self.peek_at(1) else {
-            return Err(LabelParseError::Unterminated { at });
-        };
-        self.pos += 2;
-        let byte = match c {
-            b'a' => 0x07,
-            b'b' => 0x08,
-            b'f' => 0x0c,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'v' => 0x0b,
-            b'\\' => b'\\',
-            c if c == quote => c,
-            b'0'..=b'7' => {
-                self.pos -= 1;
-                let v = self.digits(3, 8).ok_or(bad.clone())?;
-                u8::try_from(v).map_err(|_| bad)?
-            }
-            b'x' => {
-                let v = self.digits(2, 16).ok_or(bad)?;
-                u8::try_from(v).unwrap_or_default()
-            }
-            b'u' | b'U' => {
-                let n = if c == b'u' { 4 } else { 8 };
-                let v = self.digits(n, 16).ok_or(bad.clone())?;
-                let ch = char::from_u32(v).ok_or(bad)?;
-                let mut tmp = [0u8; 4];
-                buf.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
-                return Ok(());
-            }
-            _ => return Err(bad),
-        };
-        buf.push(byte);
-        Ok(())
-    }
-
-    /// Exactly `n` digits in `radix`, consumed.
-    fn digits(&mut self, n: usize, radix: u32) -> Option<u32> {
-        let mut v: u32 = 0;
-        for _ in 0..n {
-            let d = char::from(self.peek()?).to_digit(radix)?;
-            v = v * radix + d;
-            self.pos += 1;
-        }
-        Some(v)
+            })?;
+        // Point at the bad byte of the source when it is there, else at
+        // the literal (an escape such as `\377` made the bad byte).
+        self.utf8(open, open + len)?;
+        self.pos = open + len;
+        String::from_utf8(value.into_owned()).map_err(|_| LabelParseError::InvalidUtf8 { at: open })
     }
 }
 

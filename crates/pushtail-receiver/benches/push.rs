@@ -93,6 +93,8 @@ fn bench_push(c: &mut Criterion) {
         tenant_id: None,
         relabel: Arc::new(RelabelRules::new(Vec::new()).expect("no rules")),
         pipeline: Arc::new(Pipeline::empty()),
+        auth: Default::default(),
+        tenant_from_client_cert: None,
     };
     let listeners = vec![ListenerSpec {
         server,

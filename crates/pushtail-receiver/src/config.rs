@@ -67,8 +67,13 @@ pub struct ServerConfig {
     pub health_check_target: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profiling_enabled: Option<bool>,
+    /// Serve TLS on this listener (Promtail's keys, rustls).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_runtime_reload: Option<bool>,
+    pub http_tls_config: Option<TlsServerConfig>,
+    /// Promtail's key: `POST /reload` on the shared server reloads the
+    /// config as SIGHUP does.
+    #[serde(default)]
+    pub enable_runtime_reload: bool,
 }
 
 impl Default for ServerConfig {
@@ -96,7 +101,8 @@ impl Default for ServerConfig {
             disable: None,
             health_check_target: None,
             profiling_enabled: None,
-            enable_runtime_reload: None,
+            http_tls_config: None,
+            enable_runtime_reload: false,
         }
     }
 }
@@ -116,6 +122,14 @@ pub struct HttpTargetConfig {
     /// When non-empty, overrides `X-Scope-OrgID` for this target.
     #[serde(default)]
     pub tenant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuthConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_from_client_cert: Option<CertTenant>,
 }
 
 impl Default for HttpTargetConfig {
@@ -126,6 +140,21 @@ impl Default for HttpTargetConfig {
             use_incoming_timestamp: false,
             max_message_size: default_max_message_size(),
             tenant_id: String::new(),
+            basic_auth: None,
+            bearer_token: None,
+            bearer_token_file: None,
+            tenant_from_client_cert: None,
+        }
+    }
+}
+
+impl HttpTargetConfig {
+    /// The credentials pushers must present, as configured.
+    pub fn auth(&self) -> AuthConfig {
+        AuthConfig {
+            basic_auth: self.basic_auth.clone(),
+            bearer_token: self.bearer_token.clone(),
+            bearer_token_file: self.bearer_token_file.clone(),
         }
     }
 }
@@ -142,6 +171,14 @@ pub struct LokiPushApiConfig {
     pub use_incoming_timestamp: bool,
     #[serde(default = "default_max_message_size")]
     pub max_send_msg_size: ByteSize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuthConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_from_client_cert: Option<CertTenant>,
 }
 
 impl Default for LokiPushApiConfig {
@@ -151,8 +188,150 @@ impl Default for LokiPushApiConfig {
             labels: BTreeMap::new(),
             use_incoming_timestamp: false,
             max_send_msg_size: default_max_message_size(),
+            basic_auth: None,
+            bearer_token: None,
+            bearer_token_file: None,
+            tenant_from_client_cert: None,
         }
     }
+}
+
+impl LokiPushApiConfig {
+    /// The credentials pushers must present, as configured.
+    pub fn auth(&self) -> AuthConfig {
+        AuthConfig {
+            basic_auth: self.basic_auth.clone(),
+            bearer_token: self.bearer_token.clone(),
+            bearer_token_file: self.bearer_token_file.clone(),
+        }
+    }
+}
+
+/// A secret from the config (password, token, inline key): never printed.
+/// `Debug`, `Display` and serialisation all show `<secret>`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that compares or uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<secret>")
+    }
+}
+
+/// pushtail extension: `basic_auth` on a target; pushers must send these.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthConfig {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
+}
+
+/// The credentials a target asks of pushers (either one is accepted when
+/// both are set). Files are read when the listener starts and on reload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    pub basic_auth: Option<BasicAuthConfig>,
+    pub bearer_token: Option<Secret>,
+    pub bearer_token_file: Option<String>,
+}
+
+impl AuthConfig {
+    pub fn is_empty(&self) -> bool {
+        self.basic_auth.is_none() && self.bearer_token.is_none() && self.bearer_token_file.is_none()
+    }
+}
+
+/// pushtail extension `tenant_from_client_cert`: which part of the verified
+/// client certificate names the tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertTenant {
+    /// The subject's common name.
+    Cn,
+}
+
+/// `http_tls_config`: Promtail's (dskit's) server TLS keys, plus
+/// `min_version`. A certificate and key are required, from files or inline.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsServerConfig {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert_file: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_file: String,
+    #[serde(default)]
+    pub client_auth_type: ClientAuthType,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_ca_file: String,
+    /// Inline PEM certificate (chain), instead of `cert_file`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert: String,
+    /// Inline PEM private key, instead of `key_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Secret>,
+    /// Inline PEM client CA certificates, instead of `client_ca_file`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_ca: String,
+    /// pushtail: the oldest TLS version offered (TLS12 by default).
+    #[serde(default)]
+    pub min_version: TlsVersion,
+}
+
+/// Go's `tls.ClientAuthType` names, as Promtail spells them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientAuthType {
+    #[default]
+    NoClientCert,
+    RequestClientCert,
+    RequireAnyClientCert,
+    VerifyClientCertIfGiven,
+    RequireAndVerifyClientCert,
+}
+
+impl ClientAuthType {
+    /// A client certificate, when given, is checked against the client CA.
+    pub fn verifies(self) -> bool {
+        matches!(
+            self,
+            ClientAuthType::VerifyClientCertIfGiven | ClientAuthType::RequireAndVerifyClientCert
+        )
+    }
+}
+
+/// `min_version`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsVersion {
+    #[default]
+    TLS12,
+    TLS13,
 }
 
 fn default_listen_address() -> String {

@@ -13,6 +13,8 @@ use pushtail_proto::labels::LabelError;
 use pushtail_proto::syntax::LabelParseError;
 use pushtail_proto::tenant::TenantError;
 
+use crate::auth::AuthFailure;
+
 /// Bad streams named in a 400 body; the rest are only counted, so the body
 /// stays small (well under 64 KiB) however many streams were bad.
 pub(crate) const NAMED_BAD_STREAMS: usize = 20;
@@ -156,6 +158,26 @@ pub(crate) enum PushError {
     Log(pushtail_wal::AppendError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The target requires credentials (or a client certificate) and the
+    /// request had none or the wrong ones.
+    #[error("{}", unauthorized_message(job, *failure))]
+    Unauthorized {
+        job: String,
+        failure: AuthFailure,
+        challenge: &'static str,
+    },
+    #[error("client certificate CN {cn:?} is not a valid tenant: {reason}")]
+    InvalidCertTenant { cn: String, reason: String },
+}
+
+fn unauthorized_message(job: &str, failure: AuthFailure) -> String {
+    match failure {
+        AuthFailure::Missing => format!("job {job:?} requires credentials: none were sent"),
+        AuthFailure::Wrong => format!("job {job:?}: wrong credentials"),
+        AuthFailure::NoClientCert => {
+            format!("job {job:?} takes its tenant from the client certificate: none was presented")
+        }
+    }
 }
 
 impl PushError {
@@ -173,7 +195,9 @@ impl PushError {
             | Malformed(_)
             | BadStreams(_)
             | BadPath(_)
-            | BadTimestamp { .. } => StatusCode::BAD_REQUEST,
+            | BadTimestamp { .. }
+            | InvalidCertTenant { .. } => StatusCode::BAD_REQUEST,
+            Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             QueueFull { .. } | QueueClosed | ShuttingDown | TimedOut { .. } | Log(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -213,6 +237,12 @@ impl PushError {
         if let PushError::MethodNotAllowed { allow, .. } = &self {
             resp.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let PushError::Unauthorized { challenge, .. } = &self {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         if let Some(secs) = self.retry_after() {
             resp.headers_mut()
@@ -308,6 +338,23 @@ mod tests {
             ),
             (PushError::MetricsDisabled, 404, None),
             (PushError::Internal("x".into()), 500, None),
+            (
+                PushError::Unauthorized {
+                    job: "j".into(),
+                    failure: AuthFailure::Wrong,
+                    challenge: "Basic realm=\"pushtail\"",
+                },
+                401,
+                None,
+            ),
+            (
+                PushError::InvalidCertTenant {
+                    cn: "a/b".into(),
+                    reason: "x".into(),
+                },
+                400,
+                None,
+            ),
         ];
         for (err, status, retry) in cases {
             let line = err.to_string();

@@ -27,6 +27,12 @@ pub(crate) struct RequestBytes(pub usize);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RemoteAddr(pub std::net::SocketAddr);
 
+/// Response extension: the `status_code` label when the HTTP status does not
+/// tell (gRPC answers 200 whatever happened; this is the status the same
+/// push would have got over HTTP).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatusLabel(pub u16);
+
 /// Route label of responses made outside the router (timeouts).
 const UNKNOWN_ROUTE: &str = "unknown";
 
@@ -76,7 +82,10 @@ fn record<B: Body>(resp: &Response<B>, started: Instant) {
         .extensions()
         .get::<RouteLabel>()
         .map_or(UNKNOWN_ROUTE, |r| r.0);
-    let status = resp.status().as_str().to_owned();
+    let status = match resp.extensions().get::<StatusLabel>() {
+        Some(StatusLabel(code)) => code.to_string(),
+        None => resp.status().as_str().to_owned(),
+    };
     metrics::histogram!(REQUEST_DURATION_SECONDS, "route" => route, "status_code" => status)
         .record(started.elapsed().as_secs_f64());
     let request_bytes = resp.extensions().get::<RequestBytes>().map_or(0, |b| b.0);

@@ -11,11 +11,13 @@ pub mod config;
 pub mod metrics;
 
 mod accept;
+mod auth;
 mod body;
 mod cache;
 mod conn;
 mod decode;
 mod error;
+mod grpc;
 mod handoff;
 mod layers;
 mod lines;
@@ -26,6 +28,7 @@ mod service;
 mod target;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,9 +39,11 @@ use pushtail_proto::labels::is_valid_label_name;
 use pushtail_proto::model::Delivery;
 use pushtail_proto::tenant::TenantId;
 
-use crate::config::ServerConfig;
+use crate::config::{AuthConfig, CertTenant, ServerConfig};
 
-pub use server::{Receiver, ReceiverError, ReloadError, Reloader};
+pub use auth::CredentialError;
+pub use server::{Receiver, ReceiverError, ReloadError, ReloadFailure, ReloadHook, Reloader};
+pub use tls::TlsError;
 
 /// One push target, ready to serve: the `http` (or `loki_push_api`) block of
 /// a scrape config with its relabel rules and stages built.
@@ -56,6 +61,10 @@ pub struct TargetSpec {
     pub tenant_id: Option<TenantId>,
     pub relabel: Arc<RelabelRules>,
     pub pipeline: Arc<Pipeline>,
+    /// Credentials pushers must present (none: open).
+    pub auth: AuthConfig,
+    /// Take the tenant from the verified client certificate.
+    pub tenant_from_client_cert: Option<CertTenant>,
 }
 
 /// One listener and the targets it serves.
@@ -90,6 +99,13 @@ pub enum ReceiverConfigError {
     },
     #[error("job {job:?}: invalid label name {label:?} in labels")]
     InvalidLabelName { job: String, label: String },
+    #[error("{listener}: http_tls_config: {problem}")]
+    Tls {
+        listener: String,
+        problem: &'static str,
+    },
+    #[error("job {job:?}: {problem}")]
+    Auth { job: String, problem: &'static str },
     #[error("port {port} is used by two listeners ({first} and {second})")]
     PortUsedTwice {
         port: u16,
@@ -115,8 +131,27 @@ pub fn validate(listeners: &[ListenerSpec]) -> Result<(), ReceiverConfigError> {
                 });
             }
         }
+        if let Some(tls) = &listener.server.http_tls_config {
+            validate_tls(tls).map_err(|problem| ReceiverConfigError::Tls {
+                listener: name.clone(),
+                problem,
+            })?;
+        }
+        let verified = listener
+            .server
+            .http_tls_config
+            .as_ref()
+            .is_some_and(|t| t.client_auth_type.verifies());
         let mut bases: HashMap<String, &str> = HashMap::new();
         for target in &listener.targets {
+            let auth_error = |problem| ReceiverConfigError::Auth {
+                job: target.job_name.clone(),
+                problem,
+            };
+            validate_auth(&target.auth).map_err(auth_error)?;
+            if target.tenant_from_client_cert.is_some() && !verified {
+                return Err(auth_error("tenant_from_client_cert needs http_tls_config with client_auth_type VerifyClientCertIfGiven or RequireAndVerifyClientCert on its listener"));
+            }
             if let Some((label, _)) = target
                 .labels
                 .iter()
@@ -138,6 +173,51 @@ pub fn validate(listeners: &[ListenerSpec]) -> Result<(), ReceiverConfigError> {
             }
             bases.insert(base, &target.job_name);
         }
+    }
+    Ok(())
+}
+
+/// The shape of a TLS block: one source each for certificate and key, and a
+/// client CA when client certificates are verified. Files are read later.
+fn validate_tls(tls: &config::TlsServerConfig) -> Result<(), &'static str> {
+    match (tls.cert_file.is_empty(), tls.cert.is_empty()) {
+        (true, true) => return Err("needs cert_file or cert"),
+        (false, false) => return Err("cert_file and cert are both set; use one"),
+        _ => {}
+    }
+    match (tls.key_file.is_empty(), tls.key.is_none()) {
+        (true, true) => return Err("needs key_file or key"),
+        (false, false) => return Err("key_file and key are both set; use one"),
+        _ => {}
+    }
+    if !tls.client_ca_file.is_empty() && !tls.client_ca.is_empty() {
+        return Err("client_ca_file and client_ca are both set; use one");
+    }
+    if tls.client_auth_type.verifies() && tls.client_ca_file.is_empty() && tls.client_ca.is_empty()
+    {
+        return Err(
+            "client_auth_type verifies client certificates and needs client_ca_file or client_ca",
+        );
+    }
+    Ok(())
+}
+
+/// The shape of a target's credentials (files are read when it starts).
+fn validate_auth(auth: &AuthConfig) -> Result<(), &'static str> {
+    if let Some(basic) = &auth.basic_auth {
+        if basic.username.is_empty() {
+            return Err("basic_auth needs a username");
+        }
+        match (&basic.password, &basic.password_file) {
+            (None, None) => return Err("basic_auth needs password or password_file"),
+            (Some(_), Some(_)) => {
+                return Err("basic_auth: password and password_file are both set; use one")
+            }
+            _ => {}
+        }
+    }
+    if auth.bearer_token.is_some() && auth.bearer_token_file.is_some() {
+        return Err("bearer_token and bearer_token_file are both set; use one");
     }
     Ok(())
 }

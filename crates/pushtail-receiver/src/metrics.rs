@@ -37,6 +37,12 @@ pub const SERVER_TCP_CONNECTIONS: &str = "tcp_connections";
 pub const SERVER_TCP_CONNECTIONS_LIMIT: &str = "tcp_connections_limit";
 /// Gauge, labels `method`, `route`: requests being served.
 pub const INFLIGHT_REQUESTS: &str = "inflight_requests";
+/// Counter, labels `job`, `reason` (`missing`, `wrong`, `no_client_cert`):
+/// requests answered 401 by a target that requires credentials.
+pub const AUTH_FAILURES_TOTAL: &str = "pushtail_receiver_auth_failures_total";
+/// Counter: TLS handshakes that failed (plain HTTP on a TLS port, no or a
+/// bad client certificate, protocol errors).
+pub const TLS_HANDSHAKE_FAILURES_TOTAL: &str = "pushtail_receiver_tls_handshake_failures_total";
 
 /// Registers descriptions with the installed recorder (idempotent).
 pub(crate) fn describe() {
@@ -85,6 +91,11 @@ pub(crate) fn describe() {
         "The max number of TCP connections that can be accepted (0 means no limit)."
     );
     describe_gauge!(INFLIGHT_REQUESTS, "Current number of inflight requests.");
+    describe_counter!(
+        AUTH_FAILURES_TOTAL,
+        "Requests refused with 401 because credentials were missing or wrong, by job and reason."
+    );
+    describe_counter!(TLS_HANDSHAKE_FAILURES_TOTAL, "TLS handshakes that failed.");
     describe_counter!(
         REJECTED_CONNECTIONS_TOTAL,
         "Connections or requests refused or cut off by the HTTP layer, by reason."

@@ -88,6 +88,12 @@ impl RouteTable {
         }
     }
 
+    /// The target whose (normalised) base URL is `base`: how gRPC pushes,
+    /// which have a fixed path, find theirs.
+    pub(crate) fn target_for_base(&self, base: &str) -> Option<usize> {
+        self.bases.get(base).copied()
+    }
+
     pub(crate) fn lookup<'a>(&self, path: &'a str) -> Option<Route<'a>> {
         if self.shared {
             match path {

@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,24 +26,32 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio_rustls::server::TlsStream;
 use tower::ServiceBuilder;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnFailure, Trace, TraceLayer};
 
 use crate::accept::{classify, AcceptAction, BACKOFF};
+use crate::auth::CredentialError;
 use crate::config::ServerConfig;
 use crate::conn::{
     connection_error_reason, count_rejection, ConnService, ConnState, DeadlineIo, Timeouts,
 };
 use crate::handoff::Handoff;
 use crate::layers::{MetricsLayer, MetricsService};
-use crate::metrics::{SERVER_TCP_CONNECTIONS, SERVER_TCP_CONNECTIONS_LIMIT, TCP_CONNECTIONS};
+use crate::metrics::{
+    SERVER_TCP_CONNECTIONS, SERVER_TCP_CONNECTIONS_LIMIT, TCP_CONNECTIONS,
+    TLS_HANDSHAKE_FAILURES_TOTAL,
+};
 use crate::route::RouteTable;
-use crate::service::{ListenerService, ListenerState, Routing};
+use crate::service::{ClientIdentity, ListenerService, ListenerState, ReloadEndpoint, Routing};
 use crate::target::{now_ns, BatchSet, Target};
+use crate::tls::{
+    client_cn, looks_like_plain_http, Tls, TlsError, PLAIN_HTTP_RESPONSE, ROTATION_CHECK,
+};
 use crate::{normalize_base_url, validate, ListenerSpec, Output, ReceiverConfigError};
 
 /// How often held pipeline entries (multiline) are checked for release.
@@ -65,6 +74,27 @@ pub enum ReceiverError {
         listener: String,
         reason: std::io::Error,
     },
+    #[error("listener {address}: {source}")]
+    Tls { address: String, source: TlsError },
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+}
+
+/// Why `POST /reload` failed, as the binary's hook reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReloadFailure {
+    /// The new config is invalid or changes what cannot change: 400.
+    #[error("{0}")]
+    Refused(String),
+    /// The config could not be loaded at all (unreadable): 500.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What `POST /reload` runs: the binary's reload (the same as SIGHUP's), so
+/// the receiver never depends on the binary.
+pub trait ReloadHook: Send + Sync {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadFailure>> + Send + '_>>;
 }
 
 /// The bound listeners, ready to serve.
@@ -82,6 +112,7 @@ struct Bound {
     addr: SocketAddr,
     server: ServerConfig,
     state: Arc<ListenerState>,
+    tls: Option<Arc<Tls>>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -114,6 +145,15 @@ impl Receiver {
             // `http_path_prefix` is warned about by the binary's config
             // check (also under -check-syntax), not here.
             let addr = resolve(&spec.server)?;
+            let tls = match &spec.server.http_tls_config {
+                Some(cfg) => Some(Arc::new(Tls::new(cfg).map_err(|source| {
+                    ReceiverError::Tls {
+                        address: address.clone(),
+                        source,
+                    }
+                })?)),
+                None => None,
+            };
             let listener = TcpListener::bind(addr)
                 .await
                 .map_err(|reason| ReceiverError::Bind {
@@ -128,13 +168,14 @@ impl Receiver {
                 output.push_timeout,
                 &shutting_down,
                 metrics.clone(),
-            ));
+            )?);
             bound.push(Bound {
                 shared: spec.serve_metrics,
                 listener,
                 addr,
                 server: spec.server,
                 state,
+                tls,
             });
         }
         Ok(Receiver {
@@ -155,6 +196,14 @@ impl Receiver {
                 .map(|l| (l.server.clone(), Arc::clone(&l.state)))
                 .collect(),
             handoff: Arc::clone(&self.handoff),
+        }
+    }
+
+    /// Installs what `POST /reload` runs (served only on the shared server
+    /// with `enable_runtime_reload`). Call before [`Receiver::run`].
+    pub fn set_reload_hook(&self, hook: Arc<dyn ReloadHook>) {
+        for l in &self.listeners {
+            let _ = l.state.reload.hook.set(Arc::clone(&hook));
         }
     }
 
@@ -212,6 +261,8 @@ pub enum ReloadError {
     Config(#[from] ReceiverConfigError),
     #[error("{0}: listeners cannot change while running; restart to apply")]
     ListenersChanged(String),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
 }
 
 /// Applies new targets (labels, relabel rules, pipelines, base URLs, limits)
@@ -247,15 +298,25 @@ impl Reloader {
         }
         for (i, (spec, (server, _))) in listeners.iter().zip(&self.listeners).enumerate() {
             if spec.server != *server {
+                let what = if spec.server.http_tls_config != server.http_tls_config {
+                    "has a new http_tls_config (certificate files are re-read when they change, without a reload)"
+                } else {
+                    "has new server settings"
+                };
                 return Err(ReloadError::ListenersChanged(format!(
-                    "listener {i} ({}:{}) has new server settings",
+                    "listener {i} ({}:{}) {what}",
                     server.http_listen_address, server.http_listen_port
                 )));
             }
         }
+        // Credential files are read before anything is swapped.
+        let routings = listeners
+            .iter()
+            .map(routing)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut replaced = Vec::with_capacity(listeners.len());
-        for (spec, (_, state)) in listeners.iter().zip(&self.listeners) {
-            replaced.push(state.routing.swap(Arc::new(routing(spec))));
+        for (new, (_, state)) in routings.into_iter().zip(&self.listeners) {
+            replaced.push(state.routing.swap(Arc::new(new)));
         }
         for old in replaced {
             flush_routing(&old, &self.handoff, true, Some(RELOAD_FLUSH_TIMEOUT)).await;
@@ -281,14 +342,20 @@ fn resolve(server: &ServerConfig) -> Result<SocketAddr, ReceiverError> {
     Ok(SocketAddr::new(ip, server.http_listen_port))
 }
 
-fn routing(spec: &ListenerSpec) -> Routing {
-    Routing {
+/// Builds a listener's routes and targets, reading credential files.
+fn routing(spec: &ListenerSpec) -> Result<Routing, CredentialError> {
+    Ok(Routing {
         routes: RouteTable::new(
             spec.targets.iter().map(|t| normalize_base_url(&t.base_url)),
             spec.serve_metrics,
         ),
-        targets: spec.targets.iter().cloned().map(Target::new).collect(),
-    }
+        targets: spec
+            .targets
+            .iter()
+            .cloned()
+            .map(Target::new)
+            .collect::<Result<_, _>>()?,
+    })
 }
 
 pub(crate) fn listener_state(
@@ -297,15 +364,19 @@ pub(crate) fn listener_state(
     push_timeout: Duration,
     shutting_down: &Arc<AtomicBool>,
     metrics: Option<PrometheusHandle>,
-) -> ListenerState {
-    ListenerState {
-        routing: ArcSwap::from_pointee(routing(spec)),
+) -> Result<ListenerState, CredentialError> {
+    Ok(ListenerState {
+        reload: Arc::new(ReloadEndpoint {
+            enabled: spec.serve_metrics && spec.server.enable_runtime_reload,
+            hook: std::sync::OnceLock::new(),
+        }),
+        routing: ArcSwap::from_pointee(routing(spec)?),
         handoff: Arc::clone(handoff),
         push_timeout,
         shutting_down: Arc::clone(shutting_down),
         metrics,
         rejections: Default::default(),
-    }
+    })
 }
 
 /// The layered service of one listener: tracing, metrics, the write
@@ -343,6 +414,8 @@ pub(crate) fn describe_listener(spec: &ListenerSpec) -> String {
 }
 
 /// Accepts connections until told to stop, then drains them gracefully.
+/// Each connection (its TLS handshake too) runs on its own task, so a slow
+/// handshake never holds up `accept`.
 async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
     let Bound {
         shared,
@@ -350,6 +423,7 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         addr,
         server,
         state,
+        tls,
     } = bound;
     let service = stack(state, &server);
     let limit = (server.http_listen_conn_limit > 0)
@@ -366,6 +440,7 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(None);
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let connections = metrics::gauge!(TCP_CONNECTIONS);
     let server_connections = metrics::gauge!(SERVER_TCP_CONNECTIONS, "protocol" => "http");
@@ -374,7 +449,11 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         metrics::gauge!(SERVER_TCP_CONNECTIONS_LIMIT, "protocol" => "http")
             .set(server.http_listen_conn_limit as f64);
     }
-    tracing::debug!(%addr, "accepting connections");
+    let rotation = tls
+        .as_ref()
+        .filter(|t| t.has_files())
+        .map(|t| tokio::spawn(watch_rotation(Arc::clone(t), stop.clone())));
+    tracing::debug!(%addr, tls = tls.is_some(), "accepting connections");
     loop {
         let permit = match &limit {
             Some(sem) => tokio::select! {
@@ -403,27 +482,33 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
             _ = stopped(&mut stop) => break,
         };
         let conn_state = ConnState::new(timeouts);
-        let conn = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(DeadlineIo::new(stream, Arc::clone(&conn_state))),
-                TowerToHyperService::new(
-                    ConnService::new(service.clone(), Arc::clone(&conn_state)).with_peer(peer),
-                ),
-            )
-            .into_owned();
-        let watched = graceful.watch(conn);
         let gauge = connections.clone();
         gauge.increment(1.0);
         let server_gauge = server_connections.clone();
         server_gauge.increment(1.0);
+        let conn = Conn {
+            builder: Arc::clone(&builder),
+            service: service.clone(),
+            state: conn_state,
+            watcher: graceful.watcher(),
+            peer,
+        };
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = watched.await {
-                if conn_state.expired().is_none() {
-                    if let Some(reason) = connection_error_reason(e.as_ref()) {
-                        count_rejection(reason);
-                    }
+            match tls {
+                None => {
+                    let io = DeadlineIo::new(stream, Arc::clone(&conn.state));
+                    conn.serve(io, None).await;
                 }
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+                Some(tls) => match handshake(&tls, stream, &conn.state, timeouts).await {
+                    Ok((io, identity)) => conn.serve(io, Some(identity)).await,
+                    Err(e) => {
+                        if conn.state.expired().is_none() {
+                            metrics::counter!(TLS_HANDSHAKE_FAILURES_TOTAL).increment(1);
+                        }
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    }
+                },
             }
             gauge.decrement(1.0);
             server_gauge.decrement(1.0);
@@ -431,12 +516,110 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         });
     }
     drop(listener);
+    if let Some(rotation) = rotation {
+        rotation.abort();
+    }
     let grace = server.graceful_shutdown_timeout.get();
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!(%addr, "connections still open after graceful_shutdown_timeout");
+    }
+}
+
+/// What serving one accepted connection needs.
+struct Conn {
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    service: Stack,
+    state: Arc<ConnState>,
+    watcher: hyper_util::server::graceful::Watcher,
+    peer: SocketAddr,
+}
+
+impl Conn {
+    /// Serves HTTP/1 or HTTP/2 on `io` until the connection ends.
+    async fn serve<I>(self, io: I, identity: Option<ClientIdentity>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(io),
+                TowerToHyperService::new(
+                    ConnService::new(self.service, Arc::clone(&self.state), identity)
+                        .with_peer(self.peer),
+                ),
+            )
+            .into_owned();
+        if let Err(e) = self.watcher.watch(conn).await {
+            if self.state.expired().is_none() {
+                if let Some(reason) = connection_error_reason(e.as_ref()) {
+                    count_rejection(reason);
+                }
+            }
+            tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// The TLS handshake, under the connection's read deadline (it runs from
+/// accept). A client that speaks plain HTTP gets a one-line 400 in plain
+/// text and the connection closes. Returns the stream and what the client
+/// certificate says.
+async fn handshake(
+    tls: &Tls,
+    stream: TcpStream,
+    state: &Arc<ConnState>,
+    timeouts: Timeouts,
+) -> std::io::Result<(TlsStream<DeadlineIo<TcpStream>>, ClientIdentity)> {
+    let mut first = [0u8; 1];
+    let peeked = match timeouts.read {
+        Some(limit) => tokio::time::timeout(limit, stream.peek(&mut first))
+            .await
+            .map_err(|_| {
+                count_rejection(crate::conn::reason::READ_TIMEOUT);
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake in time")
+            })??,
+        None => stream.peek(&mut first).await?,
+    };
+    if peeked == 1 && looks_like_plain_http(first[0]) {
+        // Best effort: the response fits any socket buffer.
+        let _ = stream.try_write(PLAIN_HTTP_RESPONSE);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "plain HTTP request on a TLS port",
+        ));
+    }
+    let stream = tls
+        .acceptor()
+        .accept(DeadlineIo::new(stream, Arc::clone(state)))
+        .await?;
+    let (_, conn) = stream.get_ref();
+    state.set_http2(conn.alpn_protocol() == Some(b"h2"));
+    let cn = if tls.verified { client_cn(conn) } else { None };
+    Ok((
+        stream,
+        ClientIdentity {
+            cn: cn.map(Arc::from),
+        },
+    ))
+}
+
+/// Re-reads the TLS files when they change, until the listener stops.
+async fn watch_rotation(tls: Arc<Tls>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(ROTATION_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let tls = Arc::clone(&tls);
+                // File reads: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || tls.check_rotation()).await;
+            }
+            _ = stopped(&mut stop) => return,
+        }
     }
 }
 

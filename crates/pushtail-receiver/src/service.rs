@@ -24,8 +24,10 @@ use pushtail_proto::model::Entry;
 use pushtail_proto::push::{DecodedPush, RawLabels};
 use pushtail_proto::tenant::TenantId;
 
+use crate::auth::AuthFailure;
 use crate::body::Format;
 use crate::body::{content_encoding, header_tenant, push_format, read_limited};
+use crate::config::CertTenant;
 use crate::decode::{
     decode_encoding, decode_push, is_cheap, label_key, quote_labels, DecodePermits,
 };
@@ -37,6 +39,7 @@ use crate::lines::{parse_plain_path, parse_timestamp_query, split_lines};
 use crate::metrics::{INFLIGHT_REQUESTS, REJECTED_PUSHES_TOTAL};
 use crate::rejections::{Rejection, Rejections, NO_TARGET};
 use crate::route::{Endpoint, RouteTable, NOT_FOUND_LABEL};
+use crate::server::{ReloadFailure, ReloadHook};
 use crate::target::{BatchSet, Clock, Source, Target};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -50,8 +53,28 @@ pub(crate) struct Routing {
     pub targets: Vec<Target>,
 }
 
+/// The path of the runtime reload endpoint on the shared server.
+const RELOAD_PATH: &str = "/reload";
+
+/// `POST /reload`: served when `enable_runtime_reload` is set on the shared
+/// server; the hook is the binary's, installed after the listeners bind.
+#[derive(Default)]
+pub(crate) struct ReloadEndpoint {
+    pub enabled: bool,
+    pub hook: std::sync::OnceLock<Arc<dyn ReloadHook>>,
+}
+
+/// What the TLS handshake told about the client, on every request of a
+/// TLS connection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientIdentity {
+    /// The client certificate's subject CN, when one was presented.
+    pub cn: Option<Arc<str>>,
+}
+
 /// What every request of one listener shares.
 pub(crate) struct ListenerState {
+    pub reload: Arc<ReloadEndpoint>,
     pub routing: ArcSwap<Routing>,
     pub handoff: Arc<Handoff>,
     pub push_timeout: Duration,
@@ -72,12 +95,16 @@ pub(crate) struct ListenerService {
     pub write_timeout: Duration,
 }
 
+/// A listener's response body: text from the HTTP endpoints, or tonic's
+/// body (with its trailers) from the gRPC Pusher.
+pub(crate) type ResponseBody = http_body_util::Either<Full<Bytes>, tonic::body::Body>;
+
 impl<B> tower::Service<Request<B>> for ListenerService
 where
     B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    B::Error: Into<BoxError> + Send,
 {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<ResponseBody>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
@@ -88,14 +115,27 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let state = Arc::clone(&self.state);
         let limit = self.write_timeout;
+        if crate::grpc::is_grpc(&req) {
+            return Box::pin(async move {
+                let resp = match tokio::time::timeout(limit, crate::grpc::serve(&state, req)).await
+                {
+                    Ok(resp) => resp,
+                    Err(_) => crate::grpc::error_response(&PushError::TimedOut {
+                        timeout_ms: limit.as_millis(),
+                    }),
+                };
+                Ok(resp.map(http_body_util::Either::Right))
+            });
+        }
         Box::pin(async move {
-            match tokio::time::timeout(limit, state.handle(req)).await {
-                Ok(resp) => Ok(resp),
-                Err(_) => Ok(PushError::TimedOut {
+            let resp = match tokio::time::timeout(limit, state.handle(req)).await {
+                Ok(resp) => resp,
+                Err(_) => PushError::TimedOut {
                     timeout_ms: limit.as_millis(),
                 }
-                .into_response()),
-            }
+                .into_response(),
+            };
+            Ok(resp.map(http_body_util::Either::Left))
         })
     }
 }
@@ -110,6 +150,9 @@ impl ListenerState {
         let remote = req.extensions().get::<RemoteAddr>().map(|r| r.0);
         let method = method_label(req.method());
         let routing = self.routing.load_full();
+        if path == RELOAD_PATH && self.reload.enabled {
+            return with_route(self.reload(req.method()).await, "reload");
+        }
         let Some(route) = routing.routes.lookup(&path) else {
             let err = PushError::NotFound {
                 hint: push_hint(&routing),
@@ -208,20 +251,78 @@ impl ListenerState {
         Ok(resp)
     }
 
-    /// What every receiving endpoint checks first: not shutting down, and
-    /// the tenant and Content-Encoding headers.
+    /// `POST /reload`: what SIGHUP does, through the binary's hook.
+    async fn reload(&self, method: &http::Method) -> Response<Full<Bytes>> {
+        if method != http::Method::POST {
+            return PushError::MethodNotAllowed {
+                method: method.to_string(),
+                path: RELOAD_PATH.to_owned(),
+                allow: "POST",
+            }
+            .into_response();
+        }
+        let Some(hook) = self.reload.hook.get() else {
+            return PushError::Internal("reload is not available yet".into()).into_response();
+        };
+        match hook.reload().await {
+            Ok(()) => text_response(StatusCode::OK, "config reloaded\n"),
+            Err(ReloadFailure::Refused(reason)) => {
+                text_response(StatusCode::BAD_REQUEST, format!("{reason}\n"))
+            }
+            Err(ReloadFailure::Failed(reason)) => {
+                text_response(StatusCode::INTERNAL_SERVER_ERROR, format!("{reason}\n"))
+            }
+        }
+    }
+
+    /// What every receiving endpoint checks first, from the request head
+    /// only: credentials, not shutting down, and the tenant (from the client
+    /// certificate or the header).
+    pub(crate) fn authorize(
+        &self,
+        target: &Target,
+        headers: &http::HeaderMap,
+        identity: Option<&ClientIdentity>,
+    ) -> Result<Option<TenantId>, PushError> {
+        let refuse = |failure: AuthFailure| {
+            target.count_auth_failure(failure);
+            PushError::Unauthorized {
+                job: target.spec.job_name.clone(),
+                failure,
+                challenge: target.credentials.challenges(),
+            }
+        };
+        target.credentials.check(headers).map_err(refuse)?;
+        let cert_tenant = match target.spec.tenant_from_client_cert {
+            Some(CertTenant::Cn) => {
+                let cn = identity
+                    .and_then(|i| i.cn.as_deref())
+                    .ok_or_else(|| refuse(AuthFailure::NoClientCert))?;
+                Some(TenantId::new(cn).map_err(|e| PushError::InvalidCertTenant {
+                    cn: cn.to_owned(),
+                    reason: e.to_string(),
+                })?)
+            }
+            None => None,
+        };
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(PushError::ShuttingDown);
+        }
+        match (&target.spec.tenant_id, cert_tenant) {
+            (Some(_), _) => Ok(None),
+            (None, Some(tenant)) => Ok(Some(tenant)),
+            (None, None) => header_tenant(headers),
+        }
+    }
+
+    /// [`Self::authorize`], then the Content-Encoding header.
     fn admit<'h>(
         &self,
         target: &Target,
         headers: &'h http::HeaderMap,
+        identity: Option<&ClientIdentity>,
     ) -> Result<(Option<TenantId>, Option<&'h str>), PushError> {
-        if self.shutting_down.load(Ordering::Acquire) {
-            return Err(PushError::ShuttingDown);
-        }
-        let tenant = match target.spec.tenant_id {
-            Some(_) => None,
-            None => header_tenant(headers)?,
-        };
+        let tenant = self.authorize(target, headers, identity)?;
         Ok((tenant, content_encoding(headers)?))
     }
 
@@ -241,7 +342,8 @@ impl ListenerState {
         let (parts, body) = req.into_parts();
         let headers = &parts.headers;
         let target = handle.get();
-        let (tenant, encoding) = self.admit(target, headers)?;
+        let identity = parts.extensions.get::<ClientIdentity>();
+        let (tenant, encoding) = self.admit(target, headers, identity)?;
         let format = push_format(headers)?;
         let limit = target.spec.max_message_size;
         let body = read_limited(headers, body, limit).await?;
@@ -277,7 +379,8 @@ impl ListenerState {
     {
         let (parts, body) = req.into_parts();
         let headers = &parts.headers;
-        let (tenant, encoding) = self.admit(target, headers)?;
+        let identity = parts.extensions.get::<ClientIdentity>();
+        let (tenant, encoding) = self.admit(target, headers, identity)?;
         let (source, key, labels, fixed_ts) = match rest {
             Some(rest) => {
                 let pairs = parse_plain_path(rest).map_err(PushError::BadPath)?;
@@ -320,7 +423,7 @@ impl ListenerState {
 
     /// Hands the batches off and answers: 204, or 400 naming the streams
     /// that were skipped (the rest were forwarded).
-    async fn finish(
+    pub(crate) async fn finish(
         &self,
         target: &Target,
         batches: BatchSet,
@@ -349,13 +452,13 @@ impl ListenerState {
 
 /// A target of one routing snapshot, owned, so blocking work can hold it.
 #[derive(Clone)]
-struct TargetHandle {
+pub(crate) struct TargetHandle {
     routing: Arc<Routing>,
     index: usize,
 }
 
 impl TargetHandle {
-    fn new(routing: &Arc<Routing>, index: usize) -> Option<Self> {
+    pub(crate) fn new(routing: &Arc<Routing>, index: usize) -> Option<Self> {
         routing.targets.get(index)?;
         Some(TargetHandle {
             routing: Arc::clone(routing),
@@ -363,7 +466,7 @@ impl TargetHandle {
         })
     }
 
-    fn get(&self) -> &Target {
+    pub(crate) fn get(&self) -> &Target {
         // Checked in `new`; the routing it points into is immutable.
         &self.routing.targets[self.index]
     }
@@ -371,7 +474,7 @@ impl TargetHandle {
 
 /// DESIGN §4 steps 1-6 for every stream of a decoded push: resolve its
 /// labels (cached), stamp receive times, run the pipeline, group by tenant.
-fn batch_push(
+pub(crate) fn batch_push(
     target: &Target,
     push: DecodedPush,
     tenant: Option<&TenantId>,
@@ -439,7 +542,7 @@ fn method_label(method: &http::Method) -> &'static str {
 const HINT_TARGETS: usize = 10;
 
 /// The end of a 404 body: where this listener takes pushes.
-fn push_hint(routing: &Routing) -> String {
+pub(crate) fn push_hint(routing: &Routing) -> String {
     use std::fmt::Write;
     let targets = &routing.targets;
     if targets.is_empty() {

@@ -13,8 +13,10 @@ use pushtail_proto::model::{Entry, Stream, TenantBatch};
 use pushtail_proto::syntax::LabelParseError;
 use pushtail_proto::tenant::TenantId;
 
+use crate::auth::{AuthFailure, CredentialError, Credentials};
 use crate::cache::Cache;
 use crate::error::StreamErrorKind;
+use crate::metrics::AUTH_FAILURES_TOTAL;
 use crate::metrics::{BAD_STREAMS_TOTAL, ENTRIES_WRITTEN};
 use crate::TargetSpec;
 
@@ -50,17 +52,29 @@ pub(crate) struct Target {
     cache: Cache<(Source, Option<TenantId>), Resolution>,
     entries_written: metrics::Counter,
     bad_streams: metrics::Counter,
+    /// What pushers must present (files read when the routing was built).
+    pub credentials: Credentials,
 }
 
 impl Target {
-    pub(crate) fn new(spec: TargetSpec) -> Self {
+    /// Builds the target, reading its credential files.
+    pub(crate) fn new(spec: TargetSpec) -> Result<Self, CredentialError> {
         let job = spec.job_name.clone();
-        Target {
+        let credentials = Credentials::load(&job, &spec.auth)?;
+        Ok(Target {
             entries_written: metrics::counter!(ENTRIES_WRITTEN, "job" => job.clone()),
             bad_streams: metrics::counter!(BAD_STREAMS_TOTAL, "job" => job),
             cache: Cache::new(),
+            credentials,
             spec,
-        }
+        })
+    }
+
+    /// Counts a refused request by reason (`missing`, `wrong`,
+    /// `no_client_cert`).
+    pub(crate) fn count_auth_failure(&self, failure: AuthFailure) {
+        metrics::counter!(AUTH_FAILURES_TOTAL, "job" => self.spec.job_name.clone(), "reason" => failure.reason())
+            .increment(1);
     }
 
     /// Steps 1-5 for one stream, cached per (`source`, header tenant,

@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(long = "server.grpc-listen-port", value_name = "PORT")]
     pub grpc_listen_port: Option<u16>,
 
-    /// Promtail's runtime reload endpoint switch: accepted; reload works through SIGHUP and file changes.
+    /// Serve POST /reload on the shared server. Overrides server.enable_runtime_reload.
     #[arg(long = "server.enable-runtime-reload", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", value_parser = go_bool)]
     pub enable_runtime_reload: Option<bool>,
 
@@ -111,7 +111,6 @@ pub struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IgnoredFlag {
     GrpcListenPort,
-    EnableRuntimeReload,
     PositionsFile,
     LogConfigReverseOrder,
 }
@@ -120,7 +119,6 @@ impl std::fmt::Display for IgnoredFlag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             IgnoredFlag::GrpcListenPort => "-server.grpc-listen-port",
-            IgnoredFlag::EnableRuntimeReload => "-server.enable-runtime-reload",
             IgnoredFlag::PositionsFile => "-positions.file",
             IgnoredFlag::LogConfigReverseOrder => "-log-config-reverse-order",
         })
@@ -150,10 +148,6 @@ impl Args {
     pub fn ignored_flags(&self) -> Vec<IgnoredFlag> {
         [
             (IgnoredFlag::GrpcListenPort, self.grpc_listen_port.is_some()),
-            (
-                IgnoredFlag::EnableRuntimeReload,
-                self.enable_runtime_reload == Some(true),
-            ),
             (IgnoredFlag::PositionsFile, self.positions_file.is_some()),
             (
                 IgnoredFlag::LogConfigReverseOrder,
@@ -272,7 +266,8 @@ mod tests {
         assert_eq!(a.client_batch_size_bytes.map(|b| b.0), Some(4 << 20));
         assert_eq!(a.client_max_retries, Some(3));
         assert_eq!(a.http_listen_address.as_deref(), Some("127.0.0.1"));
-        assert_eq!(a.ignored_flags().len(), 4);
+        assert_eq!(a.ignored_flags().len(), 3);
+        assert_eq!(a.enable_runtime_reload, Some(true));
         assert!(parse(&["-client.batch-wait=soon"]).is_err());
     }
 

@@ -322,6 +322,7 @@ pub struct Plan {
 pub struct Overrides {
     pub http_listen_port: Option<u16>,
     pub http_listen_address: Option<String>,
+    pub enable_runtime_reload: Option<bool>,
     pub client_url: Option<String>,
     pub client: ClientFlags,
     pub external_labels: BTreeMap<String, String>,
@@ -405,6 +406,9 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     }
     if let Some(address) = &overrides.http_listen_address {
         config.server.http_listen_address = address.clone();
+    }
+    if let Some(enabled) = overrides.enable_runtime_reload {
+        config.server.enable_runtime_reload = enabled;
     }
     let log_level = match &overrides.log_level {
         Some(level) => level.parse().map_err(|reason| ConfigError::Log {
@@ -519,6 +523,8 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
                     tenant_id,
                     relabel,
                     pipeline,
+                    auth: http.auth(),
+                    tenant_from_client_cert: http.tenant_from_client_cert,
                 });
             }
             (None, Some(push)) => own_listeners.push(ListenerSpec {
@@ -532,6 +538,8 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
                     tenant_id: None,
                     relabel,
                     pipeline,
+                    auth: push.auth(),
+                    tenant_from_client_cert: push.tenant_from_client_cert,
                 }],
                 serve_metrics: false,
             }),
@@ -627,6 +635,80 @@ mod tests {
         assert!(err.contains("bse_url"), "{err}");
         assert!(err.contains("scrape_configs[0].http"), "{err}");
         assert!(err.contains("line 6"), "{err}");
+    }
+
+    #[test]
+    fn printed_config_hides_secrets() {
+        let text = "clients:\n  - url: http://x\n    basic_auth: {username: u, password: hunter2}\n    bearer_token: tok1\nserver:\n  http_tls_config:\n    cert_file: /c.pem\n    key: \"-----BEGIN PRIVATE KEY-----\"\nscrape_configs:\n  - job_name: a\n    http:\n      basic_auth: {username: edge, password: s3cret}\n      bearer_token: tok2\n";
+        let printed = crate::redact::redacted_yaml(text).unwrap_or_default();
+        for secret in ["hunter2", "tok1", "PRIVATE KEY", "s3cret", "tok2"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        for kept in ["username: edge", "cert_file: /c.pem", "url: http://x"] {
+            assert!(printed.contains(kept), "{kept} missing from {printed}");
+        }
+        assert!(printed.contains("<secret>"), "{printed}");
+    }
+
+    #[test]
+    fn secure_target_keys_are_checked() {
+        let cases = [
+            (
+                "scrape_configs:\n  - job_name: a\n    http:\n      basic_auth: {username: u}\n",
+                "basic_auth needs password or password_file",
+            ),
+            (
+                "scrape_configs:\n  - job_name: a\n    http:\n      basic_auth: {password: p}\n",
+                "basic_auth needs a username",
+            ),
+            (
+                "scrape_configs:\n  - job_name: a\n    http:\n      bearer_token: t\n      bearer_token_file: /f\n",
+                "bearer_token and bearer_token_file are both set",
+            ),
+            (
+                "scrape_configs:\n  - job_name: a\n    http:\n      tenant_from_client_cert: cn\n",
+                "tenant_from_client_cert needs http_tls_config",
+            ),
+            (
+                "server:\n  http_tls_config: {key_file: /k}\n",
+                "http_tls_config: needs cert_file or cert",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c}\n",
+                "http_tls_config: needs key_file or key",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c, key_file: /k, client_auth_type: RequireAndVerifyClientCert}\n",
+                "needs client_ca_file or client_ca",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c, cert: x, key_file: /k}\n",
+                "cert_file and cert are both set",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c, key_file: /k, client_auth_type: Sometimes}\n",
+                "unknown variant `Sometimes`",
+            ),
+            (
+                "server:\n  http_tls_config: {cert_file: /c, key_file: /k, min_version: TLS10}\n",
+                "unknown variant `TLS10`",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse(text)
+                .and_then(|c| plan(c, &Overrides::default()))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+        let ok = "server:\n  http_tls_config: {cert_file: /c, key_file: /k, client_auth_type: VerifyClientCertIfGiven, client_ca_file: /ca, min_version: TLS13}\n  enable_runtime_reload: true\nscrape_configs:\n  - job_name: a\n    http:\n      tenant_from_client_cert: cn\n      basic_auth: {username: u, password_file: /p}\n  - job_name: b\n    loki_push_api:\n      server: {http_listen_port: 3500}\n      bearer_token: t\n";
+        let dry_run = Overrides {
+            dry_run: true,
+            ..Overrides::default()
+        };
+        let plan = parse(ok).and_then(|c| plan(c, &dry_run));
+        assert!(plan.is_ok(), "{:?}", plan.err().map(|e| e.to_string()));
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Source {
             overrides: Overrides {
                 http_listen_port: args.http_listen_port,
                 http_listen_address: args.http_listen_address.clone(),
+                enable_runtime_reload: args.enable_runtime_reload,
                 client_url: args.client_url.clone(),
                 client: config::ClientFlags {
                     tenant_id: args.client_tenant_id.clone(),

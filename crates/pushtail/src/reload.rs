@@ -14,12 +14,15 @@
 //! symlink) are dropped before any allocation.
 
 use std::ffi::OsStr;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use pushtail_client::config::ClientConfig;
-use pushtail_receiver::Reloader;
+use pushtail_receiver::{ReloadFailure, ReloadHook, Reloader};
 use pushtail_wal::WalConfig;
 use tokio::sync::mpsc;
 
@@ -268,48 +271,102 @@ mod watch {
     }
 }
 
-/// Reloads on every trigger until the process stops.
-pub async fn run(
-    mut triggers: Triggers,
+/// The reload SIGHUP, file changes and `POST /reload` share: one at a
+/// time, logged and counted the same way whatever triggered it.
+pub struct Reload {
     source: Source,
     reloader: Reloader,
     clients: Vec<ClientConfig>,
     wal: WalConfig,
-) {
-    let success = metrics::counter!(RELOAD_SUCCESS);
-    let fail = metrics::counter!(RELOAD_FAIL);
-    success.increment(0);
-    fail.increment(0);
-    while triggers.next().await {
-        match reload(&source, &reloader, &clients, &wal).await {
-            // Logged before counted: whoever sees the count can find the line.
+    one_at_a_time: tokio::sync::Mutex<()>,
+    success: metrics::Counter,
+    fail: metrics::Counter,
+}
+
+impl Reload {
+    pub fn new(
+        source: Source,
+        reloader: Reloader,
+        clients: Vec<ClientConfig>,
+        wal: WalConfig,
+    ) -> Reload {
+        let success = metrics::counter!(RELOAD_SUCCESS);
+        let fail = metrics::counter!(RELOAD_FAIL);
+        success.increment(0);
+        fail.increment(0);
+        Reload {
+            source,
+            reloader,
+            clients,
+            wal,
+            one_at_a_time: tokio::sync::Mutex::new(()),
+            success,
+            fail,
+        }
+    }
+
+    /// Loads, validates and applies the config file once.
+    pub async fn once(&self, trigger: &'static str) -> Result<(), ReloadFailure> {
+        let _one = self.one_at_a_time.lock().await;
+        let result = self.apply().await;
+        // Logged before counted: whoever sees the count can find the line.
+        match &result {
             Ok(()) => {
-                tracing::info!(path = source.path(), "config reloaded");
-                success.increment(1);
+                tracing::info!(path = self.source.path(), trigger, "config reloaded");
+                self.success.increment(1);
             }
             Err(e) => {
-                tracing::error!(path = source.path(), error = %crate::error_chain(&e), "config reload failed; the running config stays");
-                fail.increment(1);
+                tracing::error!(path = self.source.path(), trigger, error = %e, "config reload failed; the running config stays");
+                self.fail.increment(1);
             }
         }
+        result
+    }
+
+    async fn apply(&self) -> Result<(), ReloadFailure> {
+        let plan = self.source.load().map_err(|e| {
+            let message = crate::error_chain(&e);
+            // A file that cannot be read is the agent's problem (500); one
+            // that does not validate is the caller's (400).
+            if e.root_cause().downcast_ref::<std::io::Error>().is_some() {
+                ReloadFailure::Failed(message)
+            } else {
+                ReloadFailure::Refused(message)
+            }
+        })?;
+        if plan.clients != self.clients {
+            return Err(ReloadFailure::Refused(
+                "clients changed: restart to apply client changes".into(),
+            ));
+        }
+        if plan.wal != self.wal {
+            return Err(ReloadFailure::Refused(
+                "wal changed: restart to apply write-ahead log changes".into(),
+            ));
+        }
+        self.reloader
+            .reload(plan.listeners)
+            .await
+            .map_err(|e| match e {
+                pushtail_receiver::ReloadError::Credentials(_) => {
+                    ReloadFailure::Failed(e.to_string())
+                }
+                other => ReloadFailure::Refused(other.to_string()),
+            })
     }
 }
 
-async fn reload(
-    source: &Source,
-    reloader: &Reloader,
-    running: &[ClientConfig],
-    running_wal: &WalConfig,
-) -> anyhow::Result<()> {
-    let plan = source.load()?;
-    if plan.clients != running {
-        anyhow::bail!("clients changed: restart to apply client changes");
+impl ReloadHook for Reload {
+    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadFailure>> + Send + '_>> {
+        Box::pin(self.once("http"))
     }
-    if plan.wal != *running_wal {
-        anyhow::bail!("wal changed: restart to apply write-ahead log changes");
+}
+
+/// Reloads on every trigger until the process stops.
+pub async fn run(mut triggers: Triggers, reload: Arc<Reload>) {
+    while triggers.next().await {
+        let _ = reload.once("signal or file change").await;
     }
-    reloader.reload(plan.listeners).await?;
-    Ok(())
 }
 
 #[cfg(test)]

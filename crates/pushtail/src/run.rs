@@ -101,13 +101,14 @@ pub async fn run(
     {
         tracing::info!(listener, address = %addr, jobs, base_urls, "listening");
     }
-    let reloads = tokio::spawn(reload::run(
-        triggers,
+    let reload = Arc::new(reload::Reload::new(
         source,
         receiver.reloader(),
         running_clients,
         running_wal,
     ));
+    receiver.set_reload_hook(reload.clone());
+    let reloads = tokio::spawn(reload::run(triggers, reload));
     let committers: Vec<_> = clients
         .iter()
         .filter_map(|(_, handle, tail)| {

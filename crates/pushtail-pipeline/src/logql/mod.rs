@@ -89,14 +89,16 @@ impl LogSelector {
 }
 
 fn anchored(re: &str) -> Result<Regex, SelectorError> {
-    Regex::new(&format!("^(?s:{re})$")).map_err(|e| SelectorError::Regex {
-        re: re.to_owned(),
-        msg: e.to_string(),
+    Regex::new(&format!("^(?s:{})$", crate::go::re2::translate(re))).map_err(|e| {
+        SelectorError::Regex {
+            re: re.to_owned(),
+            msg: e.to_string(),
+        }
     })
 }
 
 fn unanchored(re: &str) -> Result<BytesRegex, SelectorError> {
-    BytesRegex::new(re).map_err(|e| SelectorError::Regex {
+    crate::go::re2::compile_bytes(re).map_err(|e| SelectorError::Regex {
         re: re.to_owned(),
         msg: e.to_string(),
     })

@@ -1,78 +1,14 @@
-//! Go string literals (`"…"` with escapes, `` `…` `` raw), as LogQL selectors
-//! and Go templates write them.
-//!
-//! Only decoding lives here; it never allocates more than the literal's size.
+//! Go string literals as LogQL selectors and Go templates write them: a
+//! thin adapter over the shared decoder in [`crate::go::literal`].
 
 /// Decodes the Go string literal at the start of `src` (which must begin
 /// with `"` or `` ` ``). Returns the value and the number of bytes consumed,
 /// or a message saying what is wrong.
 pub(crate) fn unquote_prefix(src: &str) -> Result<(String, usize), String> {
-    let mut chars = src.char_indices();
-    let quote = match chars.next() {
-        Some((_, q @ ('"' | '`'))) => q,
-        _ => return Err("expected a string literal".to_owned()),
-    };
-    let mut out = String::new();
-    if quote == '`' {
-        return match src[1..].find('`') {
-            Some(end) => {
-                out.push_str(&src[1..1 + end]);
-                Ok((out, end + 2))
-            }
-            None => Err("unterminated raw string".to_owned()),
-        };
+    if src.starts_with('\'') {
+        return Err("expected a string literal".to_owned());
     }
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Ok((out, i + 1)),
-            '\n' => return Err("newline in string literal".to_owned()),
-            '\\' => {
-                let (_, e) = chars.next().ok_or("unterminated string literal")?;
-                match e {
-                    'a' => out.push('\x07'),
-                    'b' => out.push('\x08'),
-                    'f' => out.push('\x0c'),
-                    'n' => out.push('\n'),
-                    'r' => out.push('\r'),
-                    't' => out.push('\t'),
-                    'v' => out.push('\x0b'),
-                    '\\' => out.push('\\'),
-                    '"' => out.push('"'),
-                    'x' | 'u' | 'U' => {
-                        let n = match e {
-                            'x' => 2,
-                            'u' => 4,
-                            _ => 8,
-                        };
-                        let mut v: u32 = 0;
-                        for _ in 0..n {
-                            let (_, h) = chars.next().ok_or("unterminated escape")?;
-                            let d = h.to_digit(16).ok_or("invalid hex escape")?;
-                            v = v * 16 + d;
-                        }
-                        out.push(char::from_u32(v).ok_or("escape is not a valid character")?);
-                    }
-                    '0'..='7' => {
-                        let mut v = e.to_digit(8).unwrap_or(0);
-                        for _ in 0..2 {
-                            let (_, o) = chars.next().ok_or("unterminated escape")?;
-                            v = v * 8 + o.to_digit(8).ok_or("invalid octal escape")?;
-                        }
-                        // Go's \ooo is a byte; bytes over 0x7f are not valid
-                        // UTF-8 on their own, so keep them as U+FFFD.
-                        out.push(if v < 0x80 {
-                            char::from_u32(v).unwrap_or('\u{fffd}')
-                        } else {
-                            '\u{fffd}'
-                        });
-                    }
-                    other => return Err(format!("unknown escape sequence \\{other}")),
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    Err("unterminated string literal".to_owned())
+    crate::go::literal::unquote_prefix(src).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -86,6 +22,7 @@ mod tests {
             (r#""a\"b""#, "a\"b", 6),
             (r#""\n\t\\""#, "\n\t\\", 8),
             (r#""\x41\u00e9\101""#, "AéA", 16),
+            (r#""\xc3\xa9""#, "é", 10),
             ("`raw\\n`", "raw\\n", 7),
             (r#""""#, "", 2),
         ];
@@ -93,7 +30,9 @@ mod tests {
             let (got, n) = unquote_prefix(src).unwrap();
             assert_eq!((got.as_str(), n), (want, used), "{src}");
         }
-        for bad in [r#""abc"#, "`abc", r#""\q""#, "abc", r#""\x4""#, "\"a\nb\""] {
+        for bad in [
+            r#""abc"#, "`abc", r#""\q""#, "abc", r#""\x4""#, "\"a\nb\"", "'a'",
+        ] {
             assert!(unquote_prefix(bad).is_err(), "{bad:?}");
         }
     }

@@ -58,8 +58,8 @@ impl RelabelRules {
         for (index, cfg) in configs.into_iter().enumerate() {
             cfg.validate()
                 .map_err(|message| RelabelError::Invalid { index, message })?;
-            let regex =
-                Regex::new(&format!("^(?s:{})$", cfg.regex)).map_err(|e| RelabelError::Regex {
+            let regex = Regex::new(&format!("^(?s:{})$", crate::go::re2::translate(&cfg.regex)))
+                .map_err(|e| RelabelError::Regex {
                     index,
                     regex: cfg.regex.clone(),
                     message: e.to_string(),

@@ -125,25 +125,9 @@ impl Stage for JsonStage {
     }
 }
 
-/// JSON text as Go's `json.Marshal` writes it: compact, sorted keys, and
-/// `<`, `>`, `&`, U+2028, U+2029 escaped.
+/// JSON text as Go's `json.Marshal` writes it (see [`crate::go::json`]).
 pub(crate) fn go_json(v: &Value) -> String {
-    let s = serde_json::to_string(v).unwrap_or_default();
-    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return s;
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::go::json::marshal(v)
 }
 
 #[cfg(test)]

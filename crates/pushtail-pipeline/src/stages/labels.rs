@@ -1,8 +1,13 @@
 //! The `labels` and `structured_metadata` stages: copy extracted values
 //! into labels or into the entry's structured metadata. Config is a map
 //! `name: source` (an empty source means the same name). Missing or
-//! non-string values, and invalid label values, are skipped as Promtail
-//! skips them.
+//! non-string values are skipped as Promtail skips them; an empty
+//! extracted value removes the label.
+//!
+//! `structured_metadata` (also accepted under its old name
+//! `non_indexed_labels`) takes the source from the extracted map, or else
+//! from the entry's labels, and a label that became metadata is removed
+//! from the labels, as Promtail does.
 
 use std::collections::BTreeMap;
 
@@ -50,10 +55,10 @@ pub(crate) fn build_labels(
 impl Stage for LabelsStage {
     fn process(&self, e: &mut StageEntry) {
         for (name, source) in &self.map {
+            // An empty value removes the label, as Promtail's empty
+            // label value does.
             if let Some(v) = e.extracted_string(source) {
-                if !v.is_empty() {
-                    e.set_label(name, &v);
-                }
+                e.set_label(name, &v);
             }
         }
     }
@@ -75,9 +80,13 @@ pub(crate) fn build_structured_metadata(
 impl Stage for MetadataStage {
     fn process(&self, e: &mut StageEntry) {
         for (name, source) in &self.map {
-            let Some(v) = e.extracted_string(source) else {
+            let from_label = e.label(source).map(str::to_owned);
+            let Some(v) = e.extracted_string(source).or_else(|| from_label.clone()) else {
                 continue;
             };
+            if from_label.is_some() {
+                e.remove_label(source);
+            }
             if v.is_empty() {
                 continue;
             }
@@ -99,6 +108,8 @@ mod tests {
         let p1 = format!("{json}- labels: {{level: lvl, n: '', ok: null, o: }}");
         let p2 = format!("{json}- structured_metadata: {{level: lvl, trace: ''}}");
         let p3 = "- labels: {copy: app}";
+        let p4 = "- non_indexed_labels: {pod: ''}";
+        let p5 = "- json: {expressions: {pod: ''}}\n- structured_metadata: {pod: ''}";
         let rows: &[Row<'_>] = &[
             (
                 &p1,
@@ -106,11 +117,12 @@ mod tests {
                 r#"{"level":"warn","count":3,"flag":true,"obj":{"a":1}}"#,
                 r#"{level="warn", n="3", o="{\"a\":1}", ok="true"} {"level":"warn","count":3,"flag":true,"obj":{"a":1}}"#,
             ),
+            // An empty extracted value removes the label.
             (
                 &p1,
-                &[("level", "x")],
+                &[("level", "x"), ("keep", "y")],
                 r#"{"level":""}"#,
-                r#"{level="x"} {"level":""}"#,
+                r#"{keep="y"} {"level":""}"#,
             ),
             (&p1, &[], "not json", "{} not json"),
             (
@@ -120,6 +132,22 @@ mod tests {
                 r#"{app="a"} {"level":"info"} sm={level=info}"#,
             ),
             (p3, &[("app", "web")], "l", r#"{app="web", copy="web"} l"#),
+            // A label source becomes metadata and leaves the labels.
+            (
+                p4,
+                &[("app", "web"), ("pod", "p-1")],
+                "l",
+                r#"{app="web"} l sm={pod=p-1}"#,
+            ),
+            // An extracted value wins over the label of the same name,
+            // and the label still goes.
+            (
+                p5,
+                &[("pod", "label")],
+                r#"{"pod":"json"}"#,
+                r#"{} {"pod":"json"} sm={pod=json}"#,
+            ),
+            (p4, &[("app", "web")], "l", r#"{app="web"} l"#),
         ];
         check_table(rows);
     }

@@ -4,7 +4,9 @@
 //! `match_stage`). Entries that do not match pass through untouched.
 //!
 //! Matching uses the entry's current labels (not the extracted map), like
-//! Promtail. Nested buffering stages (multiline) run unbuffered here.
+//! Promtail. When the nested stages hold entries back (multiline), so does
+//! `match`: matching entries go through the nested list's buffering, and
+//! its `flush` releases what the nested stages hold.
 
 use std::borrow::Cow;
 
@@ -94,17 +96,41 @@ pub(crate) fn build(cfg: &serde_yaml::Value, ctx: &BuildCtx) -> Result<Box<dyn S
     Ok(Box::new(Match { selector, action }))
 }
 
+impl Match {
+    fn selects(&self, e: &StageEntry) -> bool {
+        self.selector.matches_labels(|name| e.label(name))
+            && (self.selector.filters.is_empty() || self.selector.matches_line(e.line().as_bytes()))
+    }
+}
+
 impl Stage for Match {
     fn process(&self, e: &mut StageEntry) {
-        if !self.selector.matches_labels(|name| e.label(name)) {
-            return;
-        }
-        if !self.selector.filters.is_empty() && !self.selector.matches_line(e.line().as_bytes()) {
+        if !self.selects(e) {
             return;
         }
         match &self.action {
             Action::Keep(stages) => stages.run_in_place(e),
             Action::Drop(reason) => e.drop_with(reason.clone()),
+        }
+    }
+
+    fn buffers(&self) -> bool {
+        matches!(&self.action, Action::Keep(stages) if stages.buffers())
+    }
+
+    fn process_owned(&self, mut e: StageEntry, out: &mut Vec<StageEntry>) {
+        match &self.action {
+            Action::Keep(stages) if self.selects(&e) => stages.run(e, out),
+            _ => {
+                self.process(&mut e);
+                out.push(e);
+            }
+        }
+    }
+
+    fn flush(&self, now_ns: i64, force: bool, out: &mut Vec<StageEntry>) {
+        if let Action::Keep(stages) = &self.action {
+            stages.flush(now_ns, force, out);
         }
     }
 }

@@ -128,9 +128,9 @@ pub(crate) fn check_source(source: &Option<String>) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Compiles a stage regex: unanchored, RE2 syntax (Rust's `regex` is RE2-like).
+/// Compiles a stage regex: unanchored, Go's RE2 syntax (see [`crate::go::re2`]).
 pub(crate) fn compile_regex(field: &str, re: &str) -> Result<::regex::Regex, FieldError> {
-    ::regex::Regex::new(re).map_err(|e| FieldError::field(field, format!("invalid regex: {e}")))
+    crate::go::re2::compile(re).map_err(|e| FieldError::field(field, format!("invalid regex: {e}")))
 }
 
 /// Where a stage sits in the config, for error messages and nested lists.
@@ -205,7 +205,9 @@ pub(crate) fn build_stage(
         "logfmt" => logfmt::build(cfg, &ctx),
         "replace" => replace::build(cfg, &ctx),
         "labels" => labels::build_labels(cfg, &ctx),
-        "structured_metadata" => labels::build_structured_metadata(cfg, &ctx),
+        "structured_metadata" | "non_indexed_labels" => {
+            labels::build_structured_metadata(cfg, &ctx)
+        }
         "static_labels" => static_labels::build(cfg, &ctx),
         "labeldrop" => labeldrop::build_labeldrop(cfg, &ctx),
         "labelallow" => labeldrop::build_labelallow(cfg, &ctx),

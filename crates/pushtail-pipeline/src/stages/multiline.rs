@@ -6,9 +6,10 @@
 //! `force` releases everything).
 //!
 //! A released block keeps the labels, timestamp, extracted map and metadata
-//! of its first line. Unlike Promtail, a continuation line arriving with no
-//! open block starts a block with its own metadata (Promtail emits it with
-//! empty labels and a zero timestamp). At most 10 000 streams are held;
+//! of its first line. A line that is not a first line, arriving with no
+//! open block (the lines before the first start line), passes on by
+//! itself. Inside `match` the stage buffers just the same (the `match`
+//! stage holds and releases through it). At most 10 000 streams are held;
 //! beyond that all open blocks are released early. Time is the wall clock.
 
 use std::collections::hash_map::DefaultHasher;
@@ -132,7 +133,11 @@ impl Stage for Multiline {
             return;
         };
         let open = blocks.contains_key(&key);
-        if is_first || !open {
+        if !is_first && !open {
+            out.push(e);
+            return;
+        }
+        if is_first {
             if let Some(prev) = blocks.remove(&key) {
                 out.push(prev.finish());
             }
@@ -226,6 +231,9 @@ mod tests {
                 r#"{app="a"} 2024-01-02 next ts=1004"#,
             ),
             ("b", 1006, "  continued", "-"),
+            // Before any first line, lines pass one by one.
+            ("c", 1007, "  orphan", r#"{app="c"}   orphan ts=1007"#),
+            ("c", 1008, "  orphan 2", r#"{app="c"}   orphan 2 ts=1008"#),
         ];
         for (app, ts, line, want) in steps {
             assert_eq!(push(&p, app, ts, line).replace('\n', "\\n"), want, "{line}");
@@ -253,6 +261,29 @@ mod tests {
         assert_eq!(
             flush(&p, i64::MAX, false).replace('\n', "\\n"),
             r#"{app="a"} [start\nmore]"#
+        );
+    }
+
+    #[test]
+    fn multiline_inside_match_buffers() {
+        let p = pipeline(
+            "- match: {selector: '{app=\"a\"}', stages: [{multiline: {firstline: '^start'}}]}\n- static_labels: {after: x}",
+        );
+        assert_eq!(push(&p, "a", 1000, "start"), "-");
+        assert_eq!(push(&p, "a", 1001, "more"), "-");
+        // Entries the selector does not pick pass at once.
+        assert_eq!(
+            push(&p, "b", 1002, "other"),
+            r#"{after="x", app="b"} other ts=1002"#
+        );
+        assert_eq!(
+            push(&p, "a", 1003, "start 2").replace('\n', "\\n"),
+            r#"{after="x", app="a"} start\nmore"#
+        );
+        // Held blocks are released by flush, through the later stages.
+        assert_eq!(
+            flush(&p, 0, true),
+            r#"{after="x", app="a"} start 2 ts=1003"#
         );
     }
 

@@ -6,11 +6,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::json::go_json;
 use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
+use crate::go::json::quote;
 
 const ENTRY_KEY: &str = "_entry";
 
@@ -37,12 +36,6 @@ pub(crate) fn build(
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
     let cfg: Config = parse_config(cfg)?;
-    if cfg.labels.is_empty() {
-        return Err(FieldError::field(
-            "labels",
-            "at least one label is required",
-        ));
-    }
     let mut labels = cfg.labels;
     labels.sort();
     labels.dedup();
@@ -69,16 +62,16 @@ impl Stage for PackStage {
             if out.len() > 1 {
                 out.push(',');
             }
-            out.push_str(&go_json(&Value::String(name.clone())));
+            out.push_str(&quote(name));
             out.push(':');
-            out.push_str(&go_json(&Value::String(value)));
+            out.push_str(&quote(&value));
         }
         if out.len() > 1 {
             out.push(',');
         }
-        out.push_str(&go_json(&Value::String(ENTRY_KEY.to_owned())));
+        out.push_str(&quote(ENTRY_KEY));
         out.push(':');
-        out.push_str(&go_json(&Value::String(e.line().into_owned())));
+        out.push_str(&quote(&e.line()));
         out.push('}');
         e.set_line(out);
         if self.ingest_timestamp {
@@ -109,8 +102,15 @@ mod tests {
                 "warn x",
                 r#"{} {"lvl":"warn","_entry":"warn x"}"#,
             ),
+            // No labels: only the line is packed.
+            (
+                "- pack: {ingest_timestamp: false}",
+                &[("app", "web")],
+                "x",
+                r#"{app="web"} {"_entry":"x"}"#,
+            ),
         ];
         check_table(rows);
-        assert!(config_error("- pack: {}").contains(r#"(pack): field "labels""#));
+        assert_eq!(config_error("- pack: {}"), "ok");
     }
 }

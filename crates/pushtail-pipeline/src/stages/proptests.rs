@@ -44,9 +44,10 @@ fn rfc3339(ns: i64) -> String {
     DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-/// A logfmt value: quoted with escapes when it must be, bare when it may.
+/// A logfmt value as go-logfmt writes it: quoted with escapes when it
+/// must be, bare when it may.
 fn logfmt_value(v: &str, quote: bool) -> String {
-    let bare_ok = !v.is_empty() && v.chars().all(|c| c > ' ' && c != '"');
+    let bare_ok = !v.is_empty() && v.chars().all(|c| c > ' ' && c != '"' && c != '=');
     if bare_ok && !quote {
         return v.to_owned();
     }
@@ -58,6 +59,7 @@ fn logfmt_value(v: &str, quote: bool) -> String {
             '\n' => s.push_str("\\n"),
             '\t' => s.push_str("\\t"),
             '\r' => s.push_str("\\r"),
+            c if c < ' ' => s.push_str(&format!("\\u{:04x}", u32::from(c))),
             c => s.push(c),
         }
     }

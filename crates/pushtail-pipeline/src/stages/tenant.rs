@@ -106,6 +106,32 @@ mod tests {
                 r#"{"customer":"a/b"}"#,
                 r#"{} {"customer":"a/b"}"#,
             ),
+            // `__tenant_id__` set by any stage is the tenant, not a label,
+            // and match selectors see it.
+            (
+                "- static_labels: {__tenant_id__: t1}\n- match: {selector: '{__tenant_id__=\"t1\"}', stages: [{static_labels: {seen: yes}}]}",
+                &[("app", "a")],
+                "l",
+                r#"{app="a", seen="yes"} l tenant=t1"#,
+            ),
+            (
+                "- json: {expressions: {t: org}}\n- labels: {__tenant_id__: t}",
+                &[],
+                r#"{"org":"acme"}"#,
+                r#"{} {"org":"acme"} tenant=acme"#,
+            ),
+            (
+                "- tenant: {value: x}\n- labeldrop: [__tenant_id__]",
+                &[],
+                "l",
+                "{} l",
+            ),
+            (
+                "- tenant: {value: x}\n- template: {source: t, template: '{{ .__tenant_id__ }}'}\n- labels: {copy: t}",
+                &[],
+                "l",
+                r#"{copy="x"} l tenant=x"#,
+            ),
         ];
         check_table(rows);
         for (yaml, want) in [

@@ -7,8 +7,6 @@
 //! for the same label set plus 1ns, or leaves it alone when there is none.
 //! The per-label-set memory is bounded (10 000 sets; cleared when full).
 
-mod golayout;
-
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -20,7 +18,7 @@ use serde::Deserialize;
 
 use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
-use golayout::{named_layout, GoLayout};
+use crate::go::layout::{named_layout, GoLayout};
 
 const MAX_FUDGE_STREAMS: usize = 10_000;
 
@@ -71,8 +69,8 @@ impl Format {
             Format::UnixMs => s.parse::<i64>().ok()?.checked_mul(1_000_000),
             Format::UnixUs => s.parse::<i64>().ok()?.checked_mul(1_000),
             Format::UnixNs => s.parse::<i64>().ok(),
-            Format::Named(l) => l.parse(s, None, now),
-            Format::Layout(l) => l.parse(s, location, now),
+            Format::Named(l) => l.parse_ns(s, None, now),
+            Format::Layout(l) => l.parse_ns(s, location, now),
         }
     }
 }
@@ -195,7 +193,5 @@ impl Stage for TimestampStage {
     }
 }
 
-#[cfg(test)]
-mod proptests;
 #[cfg(test)]
 mod tests;

@@ -154,6 +154,14 @@ impl ConnState {
         }
     }
 
+    /// The protocol is known from elsewhere (TLS ALPN), not from the first
+    /// bytes read (the handshake).
+    pub(crate) fn set_http2(&self, http2: bool) {
+        let mut inner = self.lock();
+        inner.sniffed = true;
+        inner.http2 = http2;
+    }
+
     /// A request (head) arrived: the connection is busy until every
     /// request's response ends. Returns the deadline for its body.
     fn request_started(&self, version: Version) -> Option<Instant> {

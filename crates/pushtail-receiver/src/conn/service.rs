@@ -13,6 +13,7 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use super::{count_rejection, reason, ConnState};
+use crate::service::ClientIdentity;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -127,14 +128,21 @@ pub(crate) struct ConnService<S> {
     inner: S,
     state: Arc<ConnState>,
     peer: Option<std::net::SocketAddr>,
+    /// On TLS connections: what the handshake told about the client.
+    identity: Option<ClientIdentity>,
 }
 
 impl<S> ConnService<S> {
-    pub(crate) fn new(inner: S, state: Arc<ConnState>) -> ConnService<S> {
+    pub(crate) fn new(
+        inner: S,
+        state: Arc<ConnState>,
+        identity: Option<ClientIdentity>,
+    ) -> ConnService<S> {
         ConnService {
             inner,
             state,
             peer: None,
+            identity,
         }
     }
 
@@ -167,6 +175,9 @@ where
         let mut req = req.map(|body| DeadlineBody::new(body, deadline, timeout));
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(crate::layers::RemoteAddr(peer));
+        }
+        if let Some(identity) = &self.identity {
+            req.extensions_mut().insert(identity.clone());
         }
         let fut = self.inner.call(req);
         Box::pin(async move {

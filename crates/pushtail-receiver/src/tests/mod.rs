@@ -39,6 +39,8 @@ pub(super) fn target(job: &str, base: &str) -> TargetSpec {
         tenant_id: None,
         relabel: Arc::new(RelabelRules::default()),
         pipeline: Arc::new(Pipeline::empty()),
+        auth: Default::default(),
+        tenant_from_client_cert: None,
     }
 }
 
@@ -72,13 +74,16 @@ impl Harness {
             serve_metrics: true,
         };
         let handoff = Arc::new(Handoff::new(vec![tx.clone()], None));
-        let state = Arc::new(listener_state(
-            &spec,
-            &handoff,
-            push_timeout,
-            &Arc::new(AtomicBool::new(false)),
-            None,
-        ));
+        let state = Arc::new(
+            listener_state(
+                &spec,
+                &handoff,
+                push_timeout,
+                &Arc::new(AtomicBool::new(false)),
+                None,
+            )
+            .unwrap(),
+        );
         Harness {
             state,
             rx,

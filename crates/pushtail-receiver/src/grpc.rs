@@ -1,0 +1,260 @@
+//! Loki's gRPC `logproto.Pusher/Push`, served on the same port as HTTP
+//! (HTTP/2, h2c or TLS), told apart by `content-type: application/grpc`.
+//!
+//! Built on tonic's server-side unary handling (framing, size limit,
+//! status trailers) with a codec over raw bytes: the message is decoded by
+//! `pushtail-proto`'s own protobuf decoder, so lines stay slices of the
+//! received buffer and the semantics are exactly the HTTP push's (labels,
+//! tenant from `x-scope-orgid`, relabeling, stages, all-or-nothing
+//! hand-off). The target is the one whose `base_url` is the metadata
+//! `x-pushtail-base-url` (default `/`). Every error goes through the same
+//! [`PushError`] and is mapped to one gRPC code here.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use http::{HeaderValue, Request, Response};
+use http_body::Body;
+use pushtail_proto::push::decode_push_proto;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::{Code, Status};
+
+use crate::decode::DecodePermits;
+use crate::error::PushError;
+use crate::layers::{RequestBytes, RouteLabel, StatusLabel};
+use crate::normalize_base_url;
+use crate::service::{batch_push, ClientIdentity, ListenerState, TargetHandle};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The one method served.
+pub(crate) const PUSH_PATH: &str = "/logproto.Pusher/Push";
+/// Metadata naming the target by its base URL.
+const BASE_URL_METADATA: &str = "x-pushtail-base-url";
+/// The `route` label of gRPC requests.
+const ROUTE: &str = "grpc";
+/// Bodies up to this size are decoded inline (as HTTP's cheap bodies).
+const INLINE_MAX: usize = 64 * 1024;
+
+/// A gRPC request: its content type is `application/grpc` (any suffix).
+pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// The gRPC code for an error, from the status the same push would get
+/// over HTTP.
+fn code(err: &PushError) -> Code {
+    match err.status().as_u16() {
+        400 | 415 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        404 | 405 => Code::NotFound,
+        413 => Code::ResourceExhausted,
+        503 => Code::Unavailable,
+        _ => Code::Internal,
+    }
+}
+
+fn status(err: &PushError) -> Status {
+    Status::new(code(err), err.to_string())
+}
+
+/// A finished gRPC answer for an error found before tonic took over.
+pub(crate) fn error_response(err: &PushError) -> Response<tonic::body::Body> {
+    label(status(err).into_http(), 0)
+}
+
+/// Serves one gRPC request.
+pub(crate) async fn serve<B>(
+    state: &Arc<ListenerState>,
+    req: Request<B>,
+) -> Response<tonic::body::Body>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError> + Send,
+{
+    if req.uri().path() != PUSH_PATH {
+        let status = Status::unimplemented(format!(
+            "unknown method {}; pushtail serves {PUSH_PATH}",
+            req.uri().path()
+        ));
+        return label(status.into_http(), 0);
+    }
+    let routing = state.routing.load_full();
+    let base = req
+        .headers()
+        .get(BASE_URL_METADATA)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| "/".to_owned(), normalize_base_url);
+    let Some(handle) = routing
+        .routes
+        .target_for_base(&base)
+        .and_then(|i| TargetHandle::new(&routing, i))
+    else {
+        return error_response(&PushError::NotFound {
+            path: format!("{PUSH_PATH} (no target with base_url {base})"),
+            hint: crate::service::push_hint(&routing),
+        });
+    };
+    let target = handle.get();
+    let identity = req.extensions().get::<ClientIdentity>();
+    let tenant = match state.authorize(target, req.headers(), identity) {
+        Ok(tenant) => tenant,
+        Err(e) => {
+            let mut resp = error_response(&e);
+            if let PushError::Unauthorized { challenge, .. } = &e {
+                resp.headers_mut().insert(
+                    http::header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+            return resp;
+        }
+    };
+    let limit = target.spec.max_message_size;
+    let received = Arc::new(AtomicUsize::new(0));
+    let push = {
+        let state = Arc::clone(state);
+        let received = Arc::clone(&received);
+        tower::service_fn(move |request: tonic::Request<Bytes>| {
+            let state = Arc::clone(&state);
+            let handle = handle.clone();
+            let tenant = tenant.clone();
+            let received = Arc::clone(&received);
+            async move {
+                let message = request.into_inner();
+                received.store(message.len(), Ordering::Relaxed);
+                let work = handle.clone();
+                let cheap = message.len() <= INLINE_MAX;
+                let (batches, bad) = DecodePermits::global()
+                    .run(cheap, move || {
+                        let push = decode_push_proto(message).map_err(|e| {
+                            PushError::Malformed(format!("invalid protobuf push: {e}"))
+                        })?;
+                        Ok(batch_push(work.get(), push, tenant.as_ref()))
+                    })
+                    .await
+                    .map_err(|e| status(&e))?;
+                state
+                    .finish(handle.get(), batches, bad)
+                    .await
+                    .map_err(|e| status(&e))?;
+                Ok::<_, Status>(tonic::Response::new(()))
+            }
+        })
+    };
+    let mut grpc =
+        tonic::server::Grpc::new(RawCodec).apply_max_message_size_config(Some(limit), None);
+    let mut resp = grpc.unary(push, req).await;
+    // tonic answers an over-limit message OUT_OF_RANGE; Loki's clients and
+    // this agent's contract call it RESOURCE_EXHAUSTED (HTTP's 413).
+    if resp.headers().get("grpc-status").map(HeaderValue::as_bytes) == Some(b"11") {
+        resp.headers_mut()
+            .insert("grpc-status", HeaderValue::from_static("8"));
+    }
+    label(resp, received.load(Ordering::Relaxed))
+}
+
+/// Attaches the metric labels: route `grpc`, and as `status_code` the
+/// HTTP status the same push would have got (204 for success).
+fn label(
+    mut resp: Response<tonic::body::Body>,
+    request_bytes: usize,
+) -> Response<tonic::body::Body> {
+    let status = match resp.headers().get("grpc-status").map(HeaderValue::as_bytes) {
+        None | Some(b"0") => 204,
+        Some(b"3") => 400,
+        Some(b"16") => 401,
+        Some(b"5") | Some(b"12") => 404,
+        Some(b"8") | Some(b"11") => 413,
+        Some(b"14") => 503,
+        Some(_) => 500,
+    };
+    resp.extensions_mut().insert(RouteLabel(ROUTE));
+    resp.extensions_mut().insert(StatusLabel(status));
+    resp.extensions_mut().insert(RequestBytes(request_bytes));
+    resp
+}
+
+/// The Pusher's messages as tonic sees them: the request as raw bytes
+/// (decoded by `pushtail-proto`), the empty `PushResponse` as nothing.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = ();
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = ();
+    type Error = Status;
+
+    /// `PushResponse` has no fields: its encoding is empty.
+    fn encode(&mut self, _: (), _: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_one_code() {
+        let table: &[(PushError, Code)] = &[
+            (PushError::Malformed("x".into()), Code::InvalidArgument),
+            (PushError::TooLarge { limit: 1 }, Code::ResourceExhausted),
+            (PushError::ShuttingDown, Code::Unavailable),
+            (PushError::QueueFull { timeout_ms: 1 }, Code::Unavailable),
+            (
+                PushError::Unauthorized {
+                    job: "j".into(),
+                    failure: crate::auth::AuthFailure::Missing,
+                    challenge: "Basic realm=\"pushtail\"",
+                },
+                Code::Unauthenticated,
+            ),
+            (PushError::NotFound { path: "/".into() }, Code::NotFound),
+            (PushError::Internal("x".into()), Code::Internal),
+        ];
+        for (err, want) in table {
+            assert_eq!(code(err), *want, "{err}");
+        }
+    }
+
+    #[test]
+    fn grpc_is_told_by_content_type() {
+        let req = |ct: &str| {
+            Request::builder()
+                .header("content-type", ct)
+                .body(())
+                .expect("request")
+        };
+        assert!(is_grpc(&req("application/grpc")));
+        assert!(is_grpc(&req("application/grpc+proto")));
+        assert!(!is_grpc(&req("application/x-protobuf")));
+        assert!(!is_grpc(&req("application/json")));
+    }
+}
