@@ -236,7 +236,13 @@ mod tests {
                 },
                 Code::Unauthenticated,
             ),
-            (PushError::NotFound { path: "/".into() }, Code::NotFound),
+            (
+                PushError::NotFound {
+                    path: "/".into(),
+                    hint: String::new(),
+                },
+                Code::NotFound,
+            ),
             (PushError::Internal("x".into()), Code::Internal),
         ];
         for (err, want) in table {
