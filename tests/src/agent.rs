@@ -186,6 +186,14 @@ impl Agent {
             .wait_until(timeout, |lines| lines.iter().any(|l| l.contains(needle)))
     }
 
+    /// Waits until at least `n` stderr lines contain `needle` (or the
+    /// timeout passes) and returns stderr's lines.
+    pub fn wait_stderr_count(&self, needle: &str, n: usize, timeout: Duration) -> Vec<String> {
+        self.stderr.wait_until(timeout, |lines| {
+            lines.iter().filter(|l| l.contains(needle)).count() >= n
+        })
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.snapshot().join("\n")
     }
