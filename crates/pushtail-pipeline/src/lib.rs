@@ -12,3 +12,4 @@ mod stages;
 mod telemetry;
 
 pub use pipeline::{Pipeline, PipelineEntry, StageConfigError, StageWarning};
+pub use telemetry::describe as describe_metrics;
