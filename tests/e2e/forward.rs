@@ -268,6 +268,17 @@ async fn a_hung_loki_turns_into_503_and_everything_acknowledged_arrives_later() 
         }
     }
     assert!(refused.is_some(), "pushes never got 503 while Loki hung");
+    // Backpressure is logged as a refusal at warn, never as an error.
+    let log = agent.wait_stderr("status=503", WAIT);
+    let line = log
+        .iter()
+        .find(|l| l.contains("status=503"))
+        .unwrap_or_else(|| panic!("{log:?}"));
+    assert!(
+        line.starts_with("level=warn ") && line.contains("msg=\"push refused\""),
+        "{line}"
+    );
+    assert!(!log.iter().any(|l| l.starts_with("level=error")), "{log:?}");
     // Bounded: the hung batch plus the one queue slot.
     assert!(acked <= 3, "{acked} pushes acknowledged while Loki hung");
     let rejected = metric(

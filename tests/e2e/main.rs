@@ -3,10 +3,12 @@
 
 mod cli;
 mod deploy;
+mod docs;
 mod edge;
 mod forward;
 mod input;
 mod invariants;
+mod ops;
 mod pipeline;
 mod receive;
 mod reload;

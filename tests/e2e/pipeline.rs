@@ -212,7 +212,9 @@ async fn inspect_prints_what_each_stage_changed() {
         fields(&out[0])[1..],
         ["{host=\"h1\", job=\"app\", level=\"warn\"}", "disk full"]
     );
-    let err = agent.wait_stderr("[inspect: output stage]", WAIT);
+    let err = agent
+        .wait_stderr("[inspect: output stage]", WAIT)
+        .join("\n");
     let report: Vec<&str> = err
         .lines()
         .skip_while(|l| !l.starts_with("[inspect: regex stage]"))

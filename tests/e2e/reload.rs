@@ -35,6 +35,19 @@ async fn wait_reloads(agent: &Agent, name: &str, at_least: f64) -> f64 {
     }
 }
 
+/// Waits until the agent's stderr mentions `needle`: file events can come in
+/// twos, so a failure count may move before the reload under test has run.
+async fn wait_stderr(agent: &Agent, needle: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !agent.stderr().contains(needle) {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
 async fn push_one(agent: &Agent, line: &str) -> Vec<String> {
     let body = format!(r#"{{"streams":[{{"stream":{{"a":"1"}},"values":[["1","{line}"]]}}]}}"#);
     let before = agent.stdout().len();
@@ -107,7 +120,7 @@ async fn targets_reload_on_file_change_and_sighup_and_bad_configs_are_refused() 
     std::fs::write(agent.config_path(), with_client).expect("rewrite");
     assert!(wait_reloads(&agent, FAIL, fails + 1.0).await >= fails + 1.0);
     assert!(
-        agent.stderr().contains("clients changed"),
+        wait_stderr(&agent, "clients changed").await,
         "{}",
         agent.stderr()
     );
@@ -120,7 +133,11 @@ async fn targets_reload_on_file_change_and_sighup_and_bad_configs_are_refused() 
     );
     std::fs::write(agent.config_path(), with_wal).expect("rewrite");
     assert!(wait_reloads(&agent, FAIL, fails + 1.0).await >= fails + 1.0);
-    assert!(agent.stderr().contains("wal changed"), "{}", agent.stderr());
+    assert!(
+        wait_stderr(&agent, "wal changed").await,
+        "{}",
+        agent.stderr()
+    );
 }
 
 /// Longer than the watcher's settle time (200 ms): if an event were going to

@@ -77,6 +77,22 @@ pub struct Agent {
 
 static CONFIG_SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// The start-up line naming a listener's address, in the agent's logfmt
+/// (`msg="listening" listener=0 address=127.0.0.1:9080 ...`) or JSON
+/// (`{..."msg":"listening","listener":0,"address":"127.0.0.1:9080",...}`).
+fn is_listening_line(line: &str) -> bool {
+    line.contains("msg=\"listening\" listener=") || line.contains("\"msg\":\"listening\"")
+}
+
+/// The address of a listening line, in either format.
+fn listening_address(line: &str) -> Option<SocketAddr> {
+    let rest = line
+        .split(" address=")
+        .nth(1)
+        .or_else(|| line.split("\"address\":\"").nth(1))?;
+    rest.split([' ', '"']).next()?.parse().ok()
+}
+
 /// Writes `yaml` to a fresh temp file and returns its path.
 pub fn write_config(yaml: &str) -> PathBuf {
     let n = CONFIG_SEQ.fetch_add(1, Ordering::Relaxed);
@@ -122,18 +138,12 @@ impl Agent {
         stdout.collect(child.stdout.take().expect("stdout piped"));
         stderr.collect(child.stderr.take().expect("stderr piped"));
         let log = stderr.wait_until(Duration::from_secs(20), |lines| {
-            lines
-                .iter()
-                .filter(|l| l.contains("listening listener="))
-                .count()
-                >= listeners
+            lines.iter().filter(|l| is_listening_line(l)).count() >= listeners
         });
         let addrs: Vec<SocketAddr> = log
             .iter()
-            .filter(|l| l.contains("listening listener="))
-            .filter_map(|l| l.split("addr=").nth(1))
-            .filter_map(|rest| rest.split_whitespace().next())
-            .filter_map(|a| a.trim_matches('"').parse().ok())
+            .filter(|l| is_listening_line(l))
+            .filter_map(|l| listening_address(l))
             .collect();
         let mut agent = Agent {
             child,
@@ -169,16 +179,23 @@ impl Agent {
         self.stdout.snapshot()
     }
 
-    pub fn stderr(&self) -> String {
-        self.stderr.snapshot().join("\n")
-    }
-
-    /// Waits until stderr contains `needle` on some line (or the timeout
-    /// passes) and returns all of stderr.
-    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> String {
+    /// Waits until a stderr line contains `needle` (or the timeout passes)
+    /// and returns stderr's lines.
+    pub fn wait_stderr(&self, needle: &str, timeout: Duration) -> Vec<String> {
         self.stderr
             .wait_until(timeout, |lines| lines.iter().any(|l| l.contains(needle)))
-            .join("\n")
+    }
+
+    /// Waits until at least `n` stderr lines contain `needle` (or the
+    /// timeout passes) and returns stderr's lines.
+    pub fn wait_stderr_count(&self, needle: &str, n: usize, timeout: Duration) -> Vec<String> {
+        self.stderr.wait_until(timeout, |lines| {
+            lines.iter().filter(|l| l.contains(needle)).count() >= n
+        })
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.snapshot().join("\n")
     }
 
     /// Sends SIGTERM.

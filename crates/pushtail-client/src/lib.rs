@@ -60,6 +60,15 @@ pub enum ClientError {
 /// Starts clients; see [`Client::spawn`].
 pub struct Client;
 
+/// Creates a client's metric families at 0 without a client, for
+/// `-dry-run`, so dashboards and the HELP lines look as they will when it
+/// sends. An invalid URL registers nothing (validation reports it).
+pub fn register_metrics(config: &ClientConfig) {
+    if let Ok(url) = config::parse_url(&config.url) {
+        drop(metrics::ClientMetrics::new(&config::host_label(&url)));
+    }
+}
+
 impl Client {
     /// Validates `config`, builds the HTTP client (reading password, token
     /// and TLS files: errors name the file) and spawns the sender task that

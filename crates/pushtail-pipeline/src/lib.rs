@@ -14,3 +14,4 @@ mod telemetry;
 
 pub use inspect::Inspector;
 pub use pipeline::{Pipeline, PipelineEntry, StageConfigError, StageWarning};
+pub use telemetry::describe as describe_metrics;

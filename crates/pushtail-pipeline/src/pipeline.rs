@@ -17,8 +17,17 @@ use crate::stages::StageList;
 pub enum StageConfigError {
     #[error("{path}: a stage must be a map with one key, the stage type")]
     Shape { path: String },
-    #[error("{path} ({stage}): unsupported stage type")]
-    UnknownType { path: String, stage: String },
+    #[error(
+        "{path} ({stage}): unsupported stage type{}; valid types are {}",
+        suggestion.map(|s| format!(", did you mean {s:?}?")).unwrap_or_default(),
+        crate::stages::STAGE_TYPES.join(", ")
+    )]
+    UnknownType {
+        path: String,
+        stage: String,
+        /// The closest known type, when one is close.
+        suggestion: Option<&'static str>,
+    },
     #[error("{path} ({stage}): field {field:?}: {reason}")]
     Field {
         path: String,
@@ -191,7 +200,11 @@ mod tests {
             ),
             (
                 "- frobnicate: {}",
-                "pipeline_stages[0] (frobnicate): unsupported stage type",
+                "pipeline_stages[0] (frobnicate): unsupported stage type; valid types are cri, decolorize,",
+            ),
+            (
+                "- static_labels: {a: b}\n- lables: {}",
+                "pipeline_stages[1] (lables): unsupported stage type, did you mean \"labels\"?; valid types are cri,",
             ),
             (
                 "- {json: {}, regex: {}}",
@@ -202,7 +215,33 @@ mod tests {
                 "pipeline_stages[0]: a stage must be a map with one key, the stage type",
             ),
         ] {
-            assert_eq!(config_error(yaml), want, "{yaml}");
+            let got = config_error(yaml);
+            assert!(got.starts_with(want), "{yaml}: {got}");
+        }
+    }
+
+    #[test]
+    fn every_listed_stage_type_is_known() {
+        for name in crate::stages::STAGE_TYPES {
+            let err = Pipeline::new(
+                &serde_yaml::from_str::<Vec<serde_yaml::Value>>(&format!("- {name}: {{}}"))
+                    .unwrap_or_default(),
+            )
+            .err();
+            assert!(
+                !matches!(err, Some(StageConfigError::UnknownType { .. })),
+                "{name}"
+            );
+        }
+        let cases = [
+            ("lables", Some("labels")),
+            ("jsno", Some("json")),
+            ("timestmp", Some("timestamp")),
+            ("staticlabels", Some("static_labels")),
+            ("kubernetes", None),
+        ];
+        for (typo, want) in cases {
+            assert_eq!(crate::stages::closest_stage_type(typo), want, "{typo}");
         }
     }
 

@@ -13,3 +13,17 @@ pub(crate) const REASON_LABEL: &str = "reason";
 pub(crate) fn count_dropped(reason: &str) {
     metrics::counter!(DROPPED_LINES_TOTAL, REASON_LABEL => reason.to_owned()).increment(1);
 }
+
+/// Registers HELP text for this crate's own metrics with the installed
+/// recorder (the `metrics` stage describes its user-defined ones when
+/// built).
+pub fn describe() {
+    metrics::describe_counter!(
+        DROPPED_LINES_TOTAL,
+        "A count of all log lines dropped as a result of a pipeline stage."
+    );
+    metrics::describe_counter!(
+        crate::stages::limit::DROPPED_BY_LABEL_TOTAL,
+        "A count of log lines dropped by the limit stage, by the label it limits."
+    );
+}

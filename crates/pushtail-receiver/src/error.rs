@@ -110,8 +110,10 @@ impl fmt::Display for BadStreams {
 /// What the server tells the client about a response body it cannot take.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PushError {
-    #[error("no route for {path}")]
-    NotFound { path: String },
+    /// `hint` says where pushes go on this listener (empty when the
+    /// listener has no targets).
+    #[error("no route for {path}{hint}")]
+    NotFound { path: String, hint: String },
     #[error("method {method} not allowed on {path}, use {allow}")]
     MethodNotAllowed {
         method: String,
@@ -282,7 +284,14 @@ mod tests {
     #[test]
     fn every_error_maps_to_one_status() {
         let cases: Vec<(PushError, u16, Option<&str>)> = vec![
-            (PushError::NotFound { path: "/x".into() }, 404, None),
+            (
+                PushError::NotFound {
+                    path: "/x".into(),
+                    hint: String::new(),
+                },
+                404,
+                None,
+            ),
             (
                 PushError::MethodNotAllowed {
                     method: "GET".into(),

@@ -95,6 +95,7 @@ where
     else {
         return error_response(&PushError::NotFound {
             path: format!("{PUSH_PATH} (no target with base_url {base})"),
+            hint: crate::service::push_hint(&routing),
         });
     };
     let target = handle.get();
@@ -235,7 +236,13 @@ mod tests {
                 },
                 Code::Unauthenticated,
             ),
-            (PushError::NotFound { path: "/".into() }, Code::NotFound),
+            (
+                PushError::NotFound {
+                    path: "/".into(),
+                    hint: String::new(),
+                },
+                Code::NotFound,
+            ),
             (PushError::Internal("x".into()), Code::Internal),
         ];
         for (err, want) in table {

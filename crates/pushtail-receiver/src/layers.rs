@@ -23,6 +23,10 @@ pub(crate) struct RouteLabel(pub &'static str);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RequestBytes(pub usize);
 
+/// Request extension: the connection's remote address.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RemoteAddr(pub std::net::SocketAddr);
+
 /// Response extension: the `status_code` label when the HTTP status does not
 /// tell (gRPC answers 200 whatever happened; this is the status the same
 /// push would have got over HTTP).

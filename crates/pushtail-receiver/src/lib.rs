@@ -22,6 +22,7 @@ mod grpc;
 mod handoff;
 mod layers;
 mod lines;
+mod rejections;
 mod route;
 mod server;
 mod service;
@@ -236,7 +237,7 @@ fn listener_name(listener: &ListenerSpec) -> String {
 }
 
 /// `app` → `/app/`, `` → `/`, `/a/b` → `/a/b/`.
-pub(crate) fn normalize_base_url(raw: &str) -> String {
+pub fn normalize_base_url(raw: &str) -> String {
     let trimmed = raw.trim();
     let mut out = String::with_capacity(trimmed.len() + 2);
     if !trimmed.starts_with('/') {

@@ -29,6 +29,14 @@ pub const BAD_STREAMS_TOTAL: &str = "pushtail_receiver_bad_streams_total";
 /// unparseable requests).
 pub const REJECTED_CONNECTIONS_TOTAL: &str = "pushtail_receiver_rejected_connections_total";
 
+/// Gauge, label `protocol` (`http`): open connections, dskit's (and so
+/// Promtail's server's) name, beside [`TCP_CONNECTIONS`].
+pub const SERVER_TCP_CONNECTIONS: &str = "tcp_connections";
+/// Gauge, label `protocol`: the shared server's `http_listen_conn_limit`
+/// (0: no limit).
+pub const SERVER_TCP_CONNECTIONS_LIMIT: &str = "tcp_connections_limit";
+/// Gauge, labels `method`, `route`: requests being served.
+pub const INFLIGHT_REQUESTS: &str = "inflight_requests";
 /// Counter, labels `job`, `reason` (`missing`, `wrong`, `no_client_cert`):
 /// requests answered 401 by a target that requires credentials.
 pub const AUTH_FAILURES_TOTAL: &str = "pushtail_receiver_auth_failures_total";
@@ -74,6 +82,15 @@ pub(crate) fn describe() {
         BAD_STREAMS_TOTAL,
         "Streams skipped because of invalid labels or tenant."
     );
+    describe_gauge!(
+        SERVER_TCP_CONNECTIONS,
+        "Current number of accepted TCP connections."
+    );
+    describe_gauge!(
+        SERVER_TCP_CONNECTIONS_LIMIT,
+        "The max number of TCP connections that can be accepted (0 means no limit)."
+    );
+    describe_gauge!(INFLIGHT_REQUESTS, "Current number of inflight requests.");
     describe_counter!(
         AUTH_FAILURES_TOTAL,
         "Requests refused with 401 because credentials were missing or wrong, by job and reason."

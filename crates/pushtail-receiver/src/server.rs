@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
 use tower::ServiceBuilder;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::trace::{Trace, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, Trace, TraceLayer};
 
 use crate::accept::{classify, AcceptAction, BACKOFF};
 use crate::auth::CredentialError;
@@ -42,7 +42,10 @@ use crate::conn::{
 };
 use crate::handoff::Handoff;
 use crate::layers::{MetricsLayer, MetricsService};
-use crate::metrics::{TCP_CONNECTIONS, TLS_HANDSHAKE_FAILURES_TOTAL};
+use crate::metrics::{
+    SERVER_TCP_CONNECTIONS, SERVER_TCP_CONNECTIONS_LIMIT, TCP_CONNECTIONS,
+    TLS_HANDSHAKE_FAILURES_TOTAL,
+};
 use crate::route::RouteTable;
 use crate::service::{ClientIdentity, ListenerService, ListenerState, ReloadEndpoint, Routing};
 use crate::status::{ListenerView, StatusBoard, StatusSource};
@@ -64,10 +67,13 @@ pub enum ReceiverError {
     Config(#[from] ReceiverConfigError),
     #[error("invalid listen address {address:?}: {reason}")]
     Address { address: String, reason: String },
-    #[error("cannot listen on {address}: {source}")]
+    /// `listener` says which: the shared server or a job's own
+    /// `loki_push_api` server.
+    #[error("cannot listen on {address} for {listener}: {reason}")]
     Bind {
         address: String,
-        source: std::io::Error,
+        listener: String,
+        reason: std::io::Error,
     },
     #[error("listener {address}: {source}")]
     Tls { address: String, source: TlsError },
@@ -102,6 +108,8 @@ pub struct Receiver {
 }
 
 struct Bound {
+    /// The shared server (it serves /metrics), not a job's own listener.
+    shared: bool,
     listener: TcpListener,
     addr: SocketAddr,
     server: ServerConfig,
@@ -136,11 +144,8 @@ impl Receiver {
                 "{}:{}",
                 spec.server.http_listen_address, spec.server.http_listen_port
             );
-            if let Some(prefix) = spec.server.http_path_prefix.as_deref() {
-                if !prefix.is_empty() && prefix != "/" {
-                    tracing::warn!(%address, prefix, "http_path_prefix is not supported and is ignored; use base_url");
-                }
-            }
+            // `http_path_prefix` is warned about by the binary's config
+            // check (also under -check-syntax), not here.
             let addr = resolve(&spec.server)?;
             let tls = match &spec.server.http_tls_config {
                 Some(cfg) => Some(Arc::new(Tls::new(cfg).map_err(|source| {
@@ -153,7 +158,11 @@ impl Receiver {
             };
             let listener = TcpListener::bind(addr)
                 .await
-                .map_err(|source| ReceiverError::Bind { address, source })?;
+                .map_err(|reason| ReceiverError::Bind {
+                    address,
+                    listener: describe_listener(&spec),
+                    reason,
+                })?;
             let addr = listener.local_addr().unwrap_or(addr);
             let routing = Arc::new(ArcSwap::from_pointee(routing(&spec, None)?));
             sockets.push((listener, addr, spec, routing, tls));
@@ -171,6 +180,7 @@ impl Receiver {
         let bound = sockets
             .into_iter()
             .map(|(listener, addr, spec, routing, tls)| Bound {
+                shared: spec.serve_metrics,
                 listener,
                 addr,
                 state: Arc::new(ListenerState {
@@ -181,6 +191,7 @@ impl Receiver {
                     shutting_down: Arc::clone(&shutting_down),
                     metrics: metrics.clone(),
                     status: spec.serve_metrics.then(|| Arc::clone(&status)),
+                    rejections: Default::default(),
                 }),
                 server: spec.server,
                 tls,
@@ -407,6 +418,7 @@ pub(crate) fn listener_state(
         shutting_down: Arc::clone(shutting_down),
         metrics,
         status,
+        rejections: Default::default(),
     })
 }
 
@@ -426,7 +438,13 @@ pub(crate) type Stack =
 
 pub(crate) fn stack(state: Arc<ListenerState>, server: &ServerConfig) -> Stack {
     ServiceBuilder::new()
-        .layer(TraceLayer::new_for_http())
+        // Refusals are logged once, at warn, with their reason, by the
+        // service (`crate::rejections`); tower-http's ERROR line for every
+        // 5xx (a 503 is backpressure, not a failure) is debug only.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .layer(MetricsLayer)
         .service(ListenerService {
             state,
@@ -434,11 +452,24 @@ pub(crate) fn stack(state: Arc<ListenerState>, server: &ServerConfig) -> Stack {
         })
 }
 
+/// Names a listener in messages: the shared server, or the job whose
+/// `loki_push_api` block it serves.
+pub(crate) fn describe_listener(spec: &ListenerSpec) -> String {
+    match (spec.serve_metrics, spec.targets.first()) {
+        (false, Some(target)) => format!(
+            "the loki_push_api server of job {:?} (its server.http_listen_port)",
+            target.job_name
+        ),
+        _ => "the shared server (server.http_listen_port)".to_owned(),
+    }
+}
+
 /// Accepts connections until told to stop, then drains them gracefully.
 /// Each connection (its TLS handshake too) runs on its own task, so a slow
 /// handshake never holds up `accept`.
 async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
     let Bound {
+        shared,
         listener,
         addr,
         server,
@@ -463,11 +494,17 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let connections = metrics::gauge!(TCP_CONNECTIONS);
+    let server_connections = metrics::gauge!(SERVER_TCP_CONNECTIONS, "protocol" => "http");
+    if shared {
+        // dskit's gauge is per server: the shared server's limit.
+        metrics::gauge!(SERVER_TCP_CONNECTIONS_LIMIT, "protocol" => "http")
+            .set(server.http_listen_conn_limit as f64);
+    }
     let rotation = tls
         .as_ref()
         .filter(|t| t.has_files())
         .map(|t| tokio::spawn(watch_rotation(Arc::clone(t), stop.clone())));
-    tracing::info!(%addr, tls = tls.is_some(), "listening");
+    tracing::debug!(%addr, tls = tls.is_some(), "accepting connections");
     loop {
         let permit = match &limit {
             Some(sem) => tokio::select! {
@@ -498,6 +535,8 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
         let conn_state = ConnState::new(timeouts);
         let gauge = connections.clone();
         gauge.increment(1.0);
+        let server_gauge = server_connections.clone();
+        server_gauge.increment(1.0);
         let conn = Conn {
             builder: Arc::clone(&builder),
             service: service.clone(),
@@ -523,6 +562,7 @@ async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
                 },
             }
             gauge.decrement(1.0);
+            server_gauge.decrement(1.0);
             drop(permit);
         });
     }
@@ -558,11 +598,10 @@ impl Conn {
             .builder
             .serve_connection_with_upgrades(
                 TokioIo::new(io),
-                TowerToHyperService::new(ConnService::new(
-                    self.service,
-                    Arc::clone(&self.state),
-                    identity,
-                )),
+                TowerToHyperService::new(
+                    ConnService::new(self.service, Arc::clone(&self.state), identity)
+                        .with_peer(self.peer),
+                ),
             )
             .into_owned();
         if let Err(e) = self.watcher.watch(conn).await {

@@ -33,9 +33,11 @@ use crate::decode::{
 };
 use crate::error::{text_response, BadStreams, PushError};
 use crate::handoff::Handoff;
+use crate::layers::RemoteAddr;
 use crate::layers::{RequestBytes, RouteLabel};
 use crate::lines::{parse_plain_path, parse_timestamp_query, split_lines};
-use crate::metrics::REJECTED_PUSHES_TOTAL;
+use crate::metrics::{INFLIGHT_REQUESTS, REJECTED_PUSHES_TOTAL};
+use crate::rejections::{Rejection, Rejections, NO_TARGET};
 use crate::route::{Endpoint, RouteTable, NOT_FOUND_LABEL};
 use crate::server::{ReloadFailure, ReloadHook};
 use crate::status::{render_html, render_json, StatusBoard};
@@ -83,6 +85,8 @@ pub(crate) struct ListenerState {
     pub metrics: Option<PrometheusHandle>,
     /// The status page's data; on the shared listener only.
     pub status: Option<Arc<StatusBoard>>,
+    /// Rate-limited log lines for refused pushes.
+    pub rejections: Rejections,
 }
 
 /// The innermost service of a listener's stack.
@@ -147,15 +151,19 @@ impl ListenerState {
         B::Error: Into<BoxError>,
     {
         let path = req.uri().path().to_owned();
+        let remote = req.extensions().get::<RemoteAddr>().map(|r| r.0);
+        let method = method_label(req.method());
         let routing = self.routing.load_full();
         if path == RELOAD_PATH && self.reload.enabled {
             return with_route(self.reload(req.method()).await, "reload");
         }
         let Some(route) = routing.routes.lookup(&path) else {
-            return with_route(
-                PushError::NotFound { path }.into_response(),
-                NOT_FOUND_LABEL,
-            );
+            let err = PushError::NotFound {
+                hint: push_hint(&routing),
+                path: path.clone(),
+            };
+            self.refused(NO_TARGET, remote, method, &path, &err);
+            return with_route(err.into_response(), NOT_FOUND_LABEL);
         };
         // The status counters of the target a push path names.
         let stats = match route.endpoint {
@@ -165,6 +173,10 @@ impl ListenerState {
                 .map(|t| &t.stats),
             _ => None,
         };
+        let job = route
+            .target
+            .and_then(|t| routing.targets.get(t))
+            .map_or(NO_TARGET, |t| t.spec.job_name.as_str());
         if !route.endpoint.allows(req.method()) {
             let err = PushError::MethodNotAllowed {
                 method: req.method().to_string(),
@@ -174,8 +186,10 @@ impl ListenerState {
             if let Some(stats) = stats {
                 stats.rejected(err.status(), 0, &err);
             }
+            self.refused(job, remote, method, &path, &err);
             return with_route(err.into_response(), route.label);
         }
+        let inflight = Inflight::enter(method, route.label);
         let mut request_bytes = 0;
         let target = route.target.and_then(|t| TargetHandle::new(&routing, t));
         let result = match (route.endpoint, target) {
@@ -199,9 +213,13 @@ impl ListenerState {
                     .await
             }
             (Endpoint::Push | Endpoint::LegacyPush | Endpoint::Raw | Endpoint::Plain, None) => {
-                Err(PushError::NotFound { path: path.clone() })
+                Err(PushError::NotFound {
+                    path: path.clone(),
+                    hint: push_hint(&routing),
+                })
             }
         };
+        drop(inflight);
         let mut resp = match result {
             Ok(resp) => {
                 if let Some(stats) = stats {
@@ -216,11 +234,32 @@ impl ListenerState {
                 if let Some(stats) = stats {
                     stats.rejected(err.status(), request_bytes, &err);
                 }
+                self.refused(job, remote, method, &path, &err);
                 err.into_response()
             }
         };
         resp.extensions_mut().insert(RequestBytes(request_bytes));
         with_route(resp, route.label)
+    }
+
+    /// Logs a refusal (rate-limited per target) with what the client is
+    /// told.
+    fn refused(
+        &self,
+        job: &str,
+        remote: Option<std::net::SocketAddr>,
+        method: &str,
+        path: &str,
+        err: &PushError,
+    ) {
+        self.rejections.record(&Rejection {
+            job,
+            remote,
+            method,
+            path,
+            status: err.status(),
+            reason: err,
+        });
     }
 
     fn ready(&self) -> Response<Full<Bytes>> {
@@ -515,6 +554,65 @@ pub(crate) fn batch_push(
         }
     }
     (batches, bad)
+}
+
+/// Counts a request in `inflight_requests` until dropped (also when the
+/// request is cancelled).
+struct Inflight(metrics::Gauge);
+
+impl Inflight {
+    fn enter(method: &'static str, route: &'static str) -> Inflight {
+        let gauge = metrics::gauge!(INFLIGHT_REQUESTS, "method" => method, "route" => route);
+        gauge.increment(1.0);
+        Inflight(gauge)
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+/// The `method` label: a static string, so counting never allocates.
+fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::POST => "POST",
+        http::Method::GET => "GET",
+        http::Method::PUT => "PUT",
+        http::Method::HEAD => "HEAD",
+        http::Method::DELETE => "DELETE",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Most base URLs a 404 names.
+const HINT_TARGETS: usize = 10;
+
+/// The end of a 404 body: where this listener takes pushes.
+pub(crate) fn push_hint(routing: &Routing) -> String {
+    use std::fmt::Write;
+    let targets = &routing.targets;
+    if targets.is_empty() {
+        return "; no push targets are configured on this listener".to_owned();
+    }
+    let mut out = String::from("; push to <base_url>loki/api/v1/push (or api/v1/raw, push/<name>/<value>) where base_url is one of ");
+    for (i, t) in targets.iter().take(HINT_TARGETS).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(
+            out,
+            "{} (job {})",
+            crate::normalize_base_url(&t.spec.base_url),
+            t.spec.job_name
+        );
+    }
+    if targets.len() > HINT_TARGETS {
+        let _ = write!(out, " and {} more", targets.len() - HINT_TARGETS);
+    }
+    out
 }
 
 fn with_route(mut resp: Response<Full<Bytes>>, label: &'static str) -> Response<Full<Bytes>> {

@@ -61,6 +61,64 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Receiver(#[from] pushtail_receiver::ReceiverConfigError),
+    #[error("the config file is empty; it needs at least `clients` (or -client.url) and `scrape_configs`")]
+    Empty,
+    #[error("no clients configured: add `clients` (or -client.url), or run with -dry-run")]
+    NoClients,
+    /// The client `-client.url` and the `-client.*` flags describe.
+    #[error("-client.url: {reason}")]
+    ClientFlag {
+        reason: pushtail_client::config::ClientConfigError,
+    },
+    #[error("{key}: {reason}")]
+    Log {
+        key: &'static str,
+        reason: crate::logging::LogSettingError,
+    },
+}
+
+/// Something in the config or flags that is accepted but has no effect;
+/// printed at start and by `-check-syntax`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigWarning {
+    /// A Promtail top-level key pushtail ignores.
+    IgnoredKey(&'static str),
+    /// A Promtail flag pushtail accepts and ignores.
+    IgnoredFlag(crate::cli::IgnoredFlag),
+    /// A `-client.*` flag given without `-client.url`.
+    ClientFlagWithoutUrl(&'static str),
+    /// `http_path_prefix` on a listener (`place`: `server` or a job's
+    /// `loki_push_api.server`).
+    PathPrefix { place: String, prefix: String },
+    /// An unknown key inside a pipeline stage (ignored, as Promtail does).
+    Stage {
+        job: String,
+        warning: pushtail_pipeline::StageWarning,
+    },
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigWarning::IgnoredKey(key) => write!(
+                f,
+                "config key {key} is accepted for Promtail compatibility and ignored"
+            ),
+            ConfigWarning::IgnoredFlag(flag) => write!(
+                f,
+                "flag {flag} is accepted for Promtail compatibility and ignored"
+            ),
+            ConfigWarning::PathPrefix { place, prefix } => write!(
+                f,
+                "{place}.http_path_prefix {prefix:?} is not supported and is ignored; use base_url on the targets"
+            ),
+            ConfigWarning::Stage { job, warning } => write!(f, "job {job:?}: {warning}"),
+            ConfigWarning::ClientFlagWithoutUrl(flag) => write!(
+                f,
+                "flag {flag} only configures the client -client.url adds, and -client.url is not given; it is ignored"
+            ),
+        }
+    }
 }
 
 /// The whole config file. Promtail keys that make no sense for a
@@ -111,6 +169,12 @@ pub struct ScrapeConfig {
 
 /// Parses YAML text into a [`Config`]; errors name the key path and line.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Err(ConfigError::Empty);
+    }
     let de = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -124,11 +188,86 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             None => inner.to_string(),
         };
+        // serde_yaml may start its message with the path; say it once.
+        let message = message
+            .strip_prefix(path.as_str())
+            .and_then(|m| m.strip_prefix(": "))
+            .map(str::to_owned)
+            .unwrap_or(message);
+        // A YAML syntax error leaves serde's path unknown (`?`): name the
+        // keys that lead to the bad line instead.
+        let path = if path == "?" || path.contains(".?") || path.ends_with('?') {
+            inner
+                .location()
+                .map(|loc| path_before_line(text, loc.line()))
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "config".into())
+        } else {
+            path
+        };
         ConfigError::Syntax {
             path: if path == "." { "config".into() } else { path },
             message,
         }
     })
+}
+
+/// The key path (`scrape_configs[0].http`) that encloses line `line`
+/// (1-based) of a YAML block document, found from indentation alone, so it
+/// works on text that does not parse.
+fn path_before_line(text: &str, line: usize) -> String {
+    // (indent, segment, list index counter for `- ` items at this indent)
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut seq_index: Vec<(usize, usize)> = Vec::new();
+    for raw in text.lines().take(line.saturating_sub(1)) {
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed == "---" {
+            continue;
+        }
+        let mut indent = raw.len() - trimmed.len();
+        let mut rest = trimmed;
+        while let Some(after) =
+            rest.strip_prefix("- ")
+                .or(if rest == "-" { Some("") } else { None })
+        {
+            stack.retain(|(i, _)| *i < indent);
+            seq_index.retain(|(i, _)| *i <= indent);
+            let index = match seq_index.last_mut() {
+                Some((i, n)) if *i == indent => {
+                    *n += 1;
+                    *n
+                }
+                _ => {
+                    seq_index.push((indent, 0));
+                    0
+                }
+            };
+            stack.push((indent, format!("[{index}]")));
+            let skipped = rest.len() - after.trim_start().len();
+            indent += skipped;
+            rest = after.trim_start();
+        }
+        let Some((key, _)) = rest.split_once(':') else {
+            continue;
+        };
+        let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+        if key.is_empty() || key.contains(['{', '[', ' ']) {
+            continue;
+        }
+        stack.retain(|(i, _)| *i < indent);
+        seq_index.retain(|(i, _)| {
+            *i < indent || stack.iter().any(|(si, s)| si == i && s.starts_with('['))
+        });
+        stack.push((indent, key.to_owned()));
+    }
+    let mut out = String::new();
+    for (_, seg) in &stack {
+        if !seg.starts_with('[') && !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(seg);
+    }
+    out
 }
 
 /// Substitutes `${VAR}` and `${VAR:-default}` from the environment, as
@@ -169,52 +308,16 @@ pub fn expand_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String
     out
 }
 
-/// Keys whose values are secrets wherever they appear.
-const SECRET_KEYS: &[&str] = &["password", "bearer_token", "client_secret"];
-
-/// The config text for `-print-config-stderr`: re-serialised with every
-/// secret (passwords, tokens, inline TLS keys) shown as `<secret>`.
-pub fn redact_secrets(text: &str) -> String {
-    fn walk(value: &mut serde_yaml::Value, in_tls: bool) {
-        match value {
-            serde_yaml::Value::Mapping(map) => {
-                for (k, v) in map.iter_mut() {
-                    let key = k.as_str().unwrap_or_default();
-                    if SECRET_KEYS.contains(&key) || (in_tls && key == "key") {
-                        if !v.is_null() {
-                            *v = serde_yaml::Value::String("<secret>".into());
-                        }
-                    } else {
-                        walk(v, key.ends_with("tls_config"));
-                    }
-                }
-            }
-            serde_yaml::Value::Sequence(items) => {
-                for item in items {
-                    walk(item, false);
-                }
-            }
-            serde_yaml::Value::Tagged(tagged) => walk(&mut tagged.value, in_tls),
-            _ => {}
-        }
-    }
-    match serde_yaml::from_str::<serde_yaml::Value>(text) {
-        Ok(mut value) => {
-            walk(&mut value, false);
-            serde_yaml::to_string(&value).unwrap_or_default()
-        }
-        Err(_) => "# the config could not be printed without its secrets\n".to_owned(),
-    }
-}
-
 /// Everything needed to run, validated.
 pub struct Plan {
     pub server: ServerConfig,
-    /// Promtail top-level keys present in the file that pushtail ignores.
-    pub ignored_keys: Vec<&'static str>,
-    /// Unknown keys inside pipeline stages (ignored, as Promtail does),
-    /// with the job they are in.
-    pub stage_warnings: Vec<(String, pushtail_pipeline::StageWarning)>,
+    /// Accepted keys and flags that have no effect, for the start-up log.
+    pub warnings: Vec<ConfigWarning>,
+    pub log_level: crate::logging::LogLevel,
+    pub log_format: crate::logging::LogFormat,
+    /// The labels `-dry-run` adds as a client would: the first client's
+    /// `external_labels`, or `-client.external-labels` when there is none.
+    pub dry_run_labels: BTreeMap<String, String>,
     pub listeners: Vec<ListenerSpec>,
     pub clients: Vec<ClientConfig>,
     pub wal: WalConfig,
@@ -224,10 +327,84 @@ pub struct Plan {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub http_listen_port: Option<u16>,
+    pub http_listen_address: Option<String>,
+    pub enable_runtime_reload: Option<bool>,
     pub client_url: Option<String>,
+    pub client: ClientFlags,
     pub external_labels: BTreeMap<String, String>,
     /// `-inspect`: pipelines report what each stage changed.
     pub inspect: bool,
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
+    /// `-dry-run`: no clients are needed.
+    pub dry_run: bool,
+    pub ignored_flags: Vec<crate::cli::IgnoredFlag>,
+}
+
+/// Promtail's `-client.*` flags: they configure the client `-client.url`
+/// adds (as in Promtail, where they are that client's defaults).
+#[derive(Debug, Default, Clone)]
+pub struct ClientFlags {
+    pub tenant_id: Option<String>,
+    pub batch_wait: Option<pushtail_proto::units::Duration>,
+    pub batch_size: Option<pushtail_proto::units::ByteSize>,
+    pub timeout: Option<pushtail_proto::units::Duration>,
+    pub min_backoff: Option<pushtail_proto::units::Duration>,
+    pub max_backoff: Option<pushtail_proto::units::Duration>,
+    pub max_retries: Option<u32>,
+}
+
+impl ClientFlags {
+    /// The flags given, by name.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("-client.tenant-id", self.tenant_id.is_some()),
+            ("-client.batch-wait", self.batch_wait.is_some()),
+            ("-client.batch-size-bytes", self.batch_size.is_some()),
+            ("-client.timeout", self.timeout.is_some()),
+            ("-client.min-backoff", self.min_backoff.is_some()),
+            ("-client.max-backoff", self.max_backoff.is_some()),
+            ("-client.max-retries", self.max_retries.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+
+    fn apply(&self, client: &mut ClientConfig) {
+        if let Some(t) = &self.tenant_id {
+            client.tenant_id = t.clone();
+        }
+        if let Some(d) = self.batch_wait {
+            client.batchwait = d;
+        }
+        if let Some(b) = self.batch_size {
+            client.batchsize = b;
+        }
+        if let Some(d) = self.timeout {
+            client.timeout = d;
+        }
+        if let Some(d) = self.min_backoff {
+            client.backoff_config.min_period = d;
+        }
+        if let Some(d) = self.max_backoff {
+            client.backoff_config.max_period = d;
+        }
+        if let Some(n) = self.max_retries {
+            client.backoff_config.max_retries = n;
+        }
+    }
+}
+
+impl ConfigError {
+    /// Whether the fault is in a command-line flag rather than the file.
+    pub fn is_flag_error(&self) -> bool {
+        match self {
+            ConfigError::ClientFlag { .. } => true,
+            ConfigError::Log { key, .. } => key.starts_with('-'),
+            _ => false,
+        }
+    }
 }
 
 /// Validates a parsed config into a [`Plan`]. No I/O.
@@ -235,11 +412,66 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     if let Some(port) = overrides.http_listen_port {
         config.server.http_listen_port = port;
     }
+    if let Some(address) = &overrides.http_listen_address {
+        config.server.http_listen_address = address.clone();
+    }
+    if let Some(enabled) = overrides.enable_runtime_reload {
+        config.server.enable_runtime_reload = enabled;
+    }
+    let log_level = match &overrides.log_level {
+        Some(level) => level.parse().map_err(|reason| ConfigError::Log {
+            key: "-log.level",
+            reason,
+        })?,
+        None => config
+            .server
+            .log_level
+            .parse()
+            .map_err(|reason| ConfigError::Log {
+                key: "server.log_level",
+                reason,
+            })?,
+    };
+    let log_format = match &overrides.log_format {
+        Some(format) => format.parse().map_err(|reason| ConfigError::Log {
+            key: "-log.format",
+            reason,
+        })?,
+        None => config
+            .server
+            .log_format
+            .parse()
+            .map_err(|reason| ConfigError::Log {
+                key: "server.log_format",
+                reason,
+            })?,
+    };
+    let mut warnings: Vec<ConfigWarning> = overrides
+        .ignored_flags
+        .iter()
+        .copied()
+        .map(ConfigWarning::IgnoredFlag)
+        .collect();
     let mut clients = config.clients;
     clients.extend(config.client);
-    if let Some(url) = &overrides.client_url {
-        clients.push(client_for_url(url)?);
+    match &overrides.client_url {
+        Some(url) => {
+            let mut client = ClientConfig::new(url.clone());
+            overrides.client.apply(&mut client);
+            client
+                .validate()
+                .map_err(|reason| ConfigError::ClientFlag { reason })?;
+            clients.push(client);
+        }
+        None => warnings.extend(
+            overrides
+                .client
+                .given()
+                .into_iter()
+                .map(ConfigWarning::ClientFlagWithoutUrl),
+        ),
     }
+
     for client in &mut clients {
         for (k, v) in &overrides.external_labels {
             client
@@ -261,7 +493,6 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     };
     let mut own_listeners = Vec::new();
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut stage_warnings = Vec::new();
     for (index, sc) in config.scrape_configs.iter().enumerate() {
         let job = sc.job_name.clone();
         if job.is_empty() {
@@ -283,7 +514,10 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             job: job.clone(),
             source: Box::new(e),
         })?;
-        stage_warnings.extend(pipeline.warnings().iter().map(|w| (job.clone(), w.clone())));
+        warnings.extend(pipeline.warnings().iter().map(|w| ConfigWarning::Stage {
+            job: job.clone(),
+            warning: w.clone(),
+        }));
         let pipeline = if overrides.inspect {
             pipeline.with_inspector(crate::dry_run::stderr_inspector())
         } else {
@@ -331,34 +565,48 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
     }
     let mut listeners = vec![shared];
     listeners.extend(own_listeners);
+    for listener in &listeners {
+        let prefix = listener.server.http_path_prefix.as_deref().unwrap_or("");
+        if !prefix.is_empty() && prefix != "/" {
+            let place = match (listener.serve_metrics, listener.targets.first()) {
+                (false, Some(t)) => format!("job {:?} loki_push_api.server", t.job_name),
+                _ => "server".to_owned(),
+            };
+            warnings.push(ConfigWarning::PathPrefix {
+                place,
+                prefix: prefix.to_owned(),
+            });
+        }
+    }
     pushtail_receiver::validate(&listeners)?;
-    let ignored_keys = [
-        ("positions", config.positions.is_some()),
-        ("target_config", config.target_config.is_some()),
-        ("limits_config", config.limits_config.is_some()),
-        ("options", config.options.is_some()),
-        ("tracing", config.tracing.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(key, set)| set.then_some(key))
-    .collect();
+    // Last, so a file with other faults names those first.
+    if clients.is_empty() && !overrides.dry_run {
+        return Err(ConfigError::NoClients);
+    }
+    let dry_run_labels = clients.first().map_or_else(
+        || overrides.external_labels.clone(),
+        |c| c.external_labels.clone(),
+    );
+    warnings.extend(
+        [
+            ("positions", config.positions.is_some()),
+            ("target_config", config.target_config.is_some()),
+            ("limits_config", config.limits_config.is_some()),
+            ("options", config.options.is_some()),
+            ("tracing", config.tracing.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(ConfigWarning::IgnoredKey(key))),
+    );
     Ok(Plan {
         server: config.server,
-        ignored_keys,
-        stage_warnings,
+        warnings,
+        log_level,
+        log_format,
+        dry_run_labels,
         listeners,
         clients,
         wal: config.wal,
-    })
-}
-
-/// The client `-client.url` adds: every other key at its default.
-fn client_for_url(url: &str) -> Result<ClientConfig, ConfigError> {
-    let mut map = serde_yaml::Mapping::new();
-    map.insert("url".into(), url.into());
-    serde_yaml::from_value(serde_yaml::Value::Mapping(map)).map_err(|e| ConfigError::Syntax {
-        path: "-client.url".into(),
-        message: e.to_string(),
     })
 }
 
@@ -409,7 +657,7 @@ mod tests {
     #[test]
     fn printed_config_hides_secrets() {
         let text = "clients:\n  - url: http://x\n    basic_auth: {username: u, password: hunter2}\n    bearer_token: tok1\nserver:\n  http_tls_config:\n    cert_file: /c.pem\n    key: \"-----BEGIN PRIVATE KEY-----\"\nscrape_configs:\n  - job_name: a\n    http:\n      basic_auth: {username: edge, password: s3cret}\n      bearer_token: tok2\n";
-        let printed = redact_secrets(text);
+        let printed = crate::redact::redacted_yaml(text).unwrap_or_default();
         for secret in ["hunter2", "tok1", "PRIVATE KEY", "s3cret", "tok2"] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }
@@ -472,7 +720,11 @@ mod tests {
             assert!(err.contains(want), "{text}: {err}");
         }
         let ok = "server:\n  http_tls_config: {cert_file: /c, key_file: /k, client_auth_type: VerifyClientCertIfGiven, client_ca_file: /ca, min_version: TLS13}\n  enable_runtime_reload: true\nscrape_configs:\n  - job_name: a\n    http:\n      tenant_from_client_cert: cn\n      basic_auth: {username: u, password_file: /p}\n  - job_name: b\n    loki_push_api:\n      server: {http_listen_port: 3500}\n      bearer_token: t\n";
-        let plan = parse(ok).and_then(|c| plan(c, &Overrides::default()));
+        let dry_run = Overrides {
+            dry_run: true,
+            ..Overrides::default()
+        };
+        let plan = parse(ok).and_then(|c| plan(c, &dry_run));
         assert!(plan.is_ok(), "{:?}", plan.err().map(|e| e.to_string()));
     }
 

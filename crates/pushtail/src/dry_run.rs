@@ -3,14 +3,19 @@
 //!
 //! Each entry becomes one stdout line: `timestamp<TAB>labels<TAB>line`, then
 //! `<TAB>{structured metadata}` when the entry has any and `<TAB>tenant=ID`
-//! when it has a tenant. Newlines inside a line are printed as `\n` so one
-//! entry is always one output line. Inspection reports go to stderr, as
-//! Promtail writes them.
+//! when it has a tenant. Backslashes, tabs, newlines and carriage returns
+//! inside a line are printed as `\\`, `\t`, `\n`, `\r`, so one entry is
+//! always one output line and its fields split on TAB unambiguously.
+//! Labels are printed as a client would send them: with the first client's
+//! `external_labels` merged in (a stream's own labels win).
+//! `-inspect` reports go to stderr, as Promtail writes them.
 
 use std::io::Write;
 use std::sync::Arc;
 
-use pushtail_proto::labels::quote_into;
+use std::collections::BTreeMap;
+
+use pushtail_proto::labels::{quote_into, LabelSet};
 use pushtail_proto::model::{Delivery, TenantBatch};
 use tokio::sync::mpsc;
 
@@ -25,12 +30,12 @@ pub fn stderr_inspector() -> pushtail_pipeline::Inspector {
 }
 
 /// Prints batches until the queue closes.
-pub async fn print(mut rx: mpsc::Receiver<Arc<Delivery>>) {
+pub async fn print(mut rx: mpsc::Receiver<Arc<Delivery>>, external: BTreeMap<String, String>) {
     let mut text = String::new();
     while let Some(delivery) = rx.recv().await {
         text.clear();
         for batch in &delivery.batches {
-            render(batch, &mut text);
+            render(batch, &external, &mut text);
         }
         let mut out = std::io::stdout().lock();
         if out
@@ -43,15 +48,34 @@ pub async fn print(mut rx: mpsc::Receiver<Arc<Delivery>>) {
     }
 }
 
-fn render(batch: &TenantBatch, out: &mut String) {
+/// The labels a client sends for `labels`: external labels added where
+/// the stream has no label of that name.
+fn as_sent(labels: &LabelSet, external: &BTreeMap<String, String>) -> Option<LabelSet> {
+    if external.keys().all(|k| labels.get(k).is_some()) {
+        return None;
+    }
+    let mut builder = labels.to_builder();
+    for (k, v) in external {
+        if labels.get(k).is_none() {
+            builder.set(k, v);
+        }
+    }
+    builder.build().ok()
+}
+
+fn render(batch: &TenantBatch, external: &BTreeMap<String, String>, out: &mut String) {
     for stream in &batch.streams {
+        let merged = as_sent(&stream.labels, external);
+        let labels = merged.as_ref().unwrap_or(&stream.labels);
         for entry in &stream.entries {
             format_timestamp(entry.timestamp_ns, out);
             out.push('\t');
-            out.push_str(stream.labels.as_str());
+            out.push_str(labels.as_str());
             out.push('\t');
             for c in String::from_utf8_lossy(&entry.line).chars() {
                 match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
                     '\n' => out.push_str("\\n"),
                     '\r' => out.push_str("\\r"),
                     c => out.push(c),
@@ -102,21 +126,31 @@ mod tests {
 
     #[test]
     fn renders_entries() {
-        let mut with_meta = Entry::new(1_700_000_000_123_456_789, "b\nc");
+        let mut with_meta = Entry::new(1_700_000_000_123_456_789, "b\nc\td\\n");
         with_meta.structured_metadata = vec![("trace_id".into(), "x\"y".into())];
         let batch = TenantBatch {
             tenant: TenantId::new("t1").ok(),
             streams: vec![Stream {
-                labels: LabelSet::from_pairs([("job", "app")]).unwrap(),
+                labels: LabelSet::from_pairs([("job", "app"), ("env", "own")]).unwrap(),
                 entries: vec![Entry::new(0, "a"), with_meta],
             }],
         };
+        let external: BTreeMap<String, String> = [("env", "ext"), ("cluster", "eu")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         let mut out = String::new();
-        render(&batch, &mut out);
+        render(&batch, &external, &mut out);
         assert_eq!(
             out,
-            "1970-01-01T00:00:00.000000000Z\t{job=\"app\"}\ta\ttenant=t1\n\
-             2023-11-14T22:13:20.123456789Z\t{job=\"app\"}\tb\\nc\t{trace_id=\"x\\\"y\"}\ttenant=t1\n"
+            "1970-01-01T00:00:00.000000000Z\t{cluster=\"eu\", env=\"own\", job=\"app\"}\ta\ttenant=t1\n\
+             2023-11-14T22:13:20.123456789Z\t{cluster=\"eu\", env=\"own\", job=\"app\"}\tb\\nc\\td\\\\n\t{trace_id=\"x\\\"y\"}\ttenant=t1\n"
+        );
+        let mut plain = String::new();
+        render(&batch, &BTreeMap::new(), &mut plain);
+        assert!(
+            plain.starts_with("1970-01-01T00:00:00.000000000Z\t{env=\"own\", job=\"app\"}\ta"),
+            "{plain}"
         );
     }
 }

@@ -31,6 +31,18 @@ use crate::Source;
 pub const RELOAD_SUCCESS: &str = "promtail_config_reload_success_total";
 pub const RELOAD_FAIL: &str = "promtail_config_reload_fail_total";
 
+/// HELP text of the reload counters.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        RELOAD_SUCCESS,
+        "Number of successful config reloads (SIGHUP or a change of the config file)."
+    );
+    metrics::describe_counter!(
+        RELOAD_FAIL,
+        "Number of config reloads that failed; the running config stays."
+    );
+}
+
 /// File events closer together than this are one change (editors write a
 /// file in several steps).
 const SETTLE: Duration = Duration::from_millis(200);
@@ -312,8 +324,8 @@ impl Reload {
     }
 
     async fn apply(&self) -> Result<(), ReloadFailure> {
-        let (plan, _) = self.source.load().map_err(|e| {
-            let message = format!("{e:#}");
+        let plan = self.source.load().map_err(|e| {
+            let message = crate::error_chain(&e);
             // A file that cannot be read is the agent's problem (500); one
             // that does not validate is the caller's (400).
             if e.root_cause().downcast_ref::<std::io::Error>().is_some() {

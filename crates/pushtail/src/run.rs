@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use metrics_exporter_prometheus::PrometheusHandle;
 use pushtail_client::{Client, Progress};
 use pushtail_proto::model::Delivery;
 use pushtail_receiver::{Output, Receiver};
@@ -17,40 +17,16 @@ use crate::config::Plan;
 use crate::status::{ClientView, Clients};
 use crate::{dry_run, reload, Source};
 
-/// Prometheus' default buckets, for the `*_seconds` histograms.
-const SECONDS_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// Buckets for the `*_bytes` histograms: 1 KiB to 64 MiB by powers of 4.
-const BYTES_BUCKETS: &[f64] = &[
-    1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0, 67108864.0,
-];
-
 /// Batches the dry-run printer may have waiting.
 const DRY_RUN_QUEUE: usize = 64;
 
-pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()> {
-    if plan.clients.is_empty() && !dry_run {
-        anyhow::bail!("no clients configured: add `clients` (or -client.url) or run with -dry-run");
-    }
-    // Without buckets the exporter renders histograms as summaries.
-    let metrics = PrometheusBuilder::new()
-        .set_buckets(SECONDS_BUCKETS)
-        .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_bytes".into()), BYTES_BUCKETS))
-        .context("configuring histogram buckets")?
-        .install_recorder()
-        .context("installing the metrics recorder")?;
-
-    for (job, warning) in &plan.stage_warnings {
-        tracing::warn!(job, "{warning}");
-    }
-    for key in &plan.ignored_keys {
-        tracing::warn!(
-            key,
-            "config key is accepted for Promtail compatibility and ignored"
-        );
-    }
+pub async fn run(
+    plan: Plan,
+    source: Source,
+    metrics: Option<PrometheusHandle>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    crate::telemetry::spawn_process_metrics();
 
     let running_clients = plan.clients.clone();
     let running_wal = plan.wal.clone();
@@ -63,9 +39,17 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
         if plan.wal.enabled {
             tracing::warn!("-dry-run: the write-ahead log is not used");
         }
+        // Nothing is sent, but the client families exist (at 0) as they
+        // will when it does.
+        for client in &plan.clients {
+            pushtail_client::register_metrics(client);
+        }
         let (tx, rx) = mpsc::channel::<Arc<Delivery>>(DRY_RUN_QUEUE);
         queues.push(tx);
-        printer = Some(tokio::spawn(dry_run::print(rx)));
+        printer = Some(tokio::spawn(dry_run::print(
+            rx,
+            plan.dry_run_labels.clone(),
+        )));
     } else {
         let wal = if plan.wal.enabled {
             let names = wal_client_names(&plan.clients);
@@ -119,10 +103,16 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
         push_timeout: plan.server.push_timeout.get(),
         log,
     };
-    let receiver = Receiver::bind(plan.listeners, output, Some(metrics)).await?;
+    let described: Vec<(String, String)> = plan.listeners.iter().map(describe).collect();
+    let receiver = Receiver::bind(plan.listeners, output, metrics).await?;
     receiver.attach_status(env!("CARGO_PKG_VERSION"), Arc::new(Clients(views)));
-    for (listener, addr) in receiver.local_addrs().into_iter().enumerate() {
-        tracing::info!(listener, %addr, "listening");
+    for (listener, (addr, (jobs, base_urls))) in receiver
+        .local_addrs()
+        .into_iter()
+        .zip(described)
+        .enumerate()
+    {
+        tracing::info!(listener, address = %addr, jobs, base_urls, "listening");
     }
     let reload = Arc::new(reload::Reload::new(
         source,
@@ -192,6 +182,17 @@ pub async fn run(plan: Plan, source: Source, dry_run: bool) -> anyhow::Result<()
         );
     }
     shutdown_outcome(undelivered, dropped)
+}
+
+/// A listener's jobs and base URLs, comma-separated, for the start-up log.
+fn describe(spec: &pushtail_receiver::ListenerSpec) -> (String, String) {
+    let jobs: Vec<&str> = spec.targets.iter().map(|t| t.job_name.as_str()).collect();
+    let urls: Vec<String> = spec
+        .targets
+        .iter()
+        .map(|t| pushtail_receiver::normalize_base_url(&t.base_url))
+        .collect();
+    (jobs.join(","), urls.join(","))
 }
 
 /// Checkpoints a client's progress in the write-ahead log each time it

@@ -77,7 +77,10 @@ pub fn listening_addr(line: &str) -> Option<SocketAddr> {
     if !line.contains("listening") || !line.contains("listener=0") {
         return None;
     }
-    let rest = line.split("addr=").nth(1)?;
+    let rest = line
+        .split(" address=")
+        .nth(1)
+        .or_else(|| line.split("addr=").nth(1))?;
     rest.split_whitespace()
         .next()?
         .trim_matches('"')
@@ -284,6 +287,7 @@ mod tests {
             ("INFO listening listener=1 addr=127.0.0.1:3500", None),
             ("INFO listening listener=0 addr=\"[::1]:9080\"", Some("[::1]:9080")),
             ("INFO something else addr=127.0.0.1:1", None),
+            ("level=info ts=2026-12-01T05:30:00.123Z caller=run.rs:42 msg=\"listening\" listener=0 address=127.0.0.1:9080 jobs=app base_urls=/app/", Some("127.0.0.1:9080")),
         ];
         for (line, want) in cases {
             assert_eq!(

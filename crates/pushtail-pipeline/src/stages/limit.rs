@@ -19,7 +19,7 @@ use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 const DROP_REASON: &str = "ratelimit_drop_stage";
-const DROPPED_BY_LABEL_TOTAL: &str = "logentry_dropped_lines_by_label_total";
+pub(crate) const DROPPED_BY_LABEL_TOTAL: &str = "logentry_dropped_lines_by_label_total";
 const MIN_MAX_DISTINCT_LABELS: usize = 10_000;
 
 #[derive(Deserialize)]

@@ -175,7 +175,13 @@ pub(crate) fn build(
             ));
         }
         let _idle = cfg.max_idle_duration;
-        let description = cfg.description.clone();
+        // Every family gets HELP text; Promtail leaves it empty when the
+        // config has no `description`.
+        let description = if cfg.description.trim().is_empty() {
+            format!("Metric {key} of a pipeline metrics stage.")
+        } else {
+            cfg.description.clone()
+        };
         match kind {
             Kind::CounterInc | Kind::CounterAdd | Kind::CounterAll { .. } => {
                 metrics::describe_counter!(name.clone(), description);

@@ -44,7 +44,7 @@ mod eventlogmessage;
 mod json;
 mod labeldrop;
 mod labels;
-mod limit;
+pub(crate) mod limit;
 mod logfmt;
 mod matcher;
 mod metrics;
@@ -173,6 +173,44 @@ impl BuildCtx {
     }
 }
 
+/// Every stage type [`build_stage`] knows, for the unknown-type error.
+pub(crate) const STAGE_TYPES: &[&str] = &[
+    "cri",
+    "decolorize",
+    "docker",
+    "drop",
+    "eventlogmessage",
+    "json",
+    "labelallow",
+    "labeldrop",
+    "labels",
+    "limit",
+    "logfmt",
+    "match",
+    "metrics",
+    "multiline",
+    "output",
+    "pack",
+    "regex",
+    "replace",
+    "sampling",
+    "static_labels",
+    "structured_metadata",
+    "template",
+    "tenant",
+    "timestamp",
+];
+
+/// The known stage type closest to a misspelt one, if any is close.
+pub(crate) fn closest_stage_type(name: &str) -> Option<&'static str> {
+    STAGE_TYPES
+        .iter()
+        .map(|known| (strsim::damerau_levenshtein(name, known), *known))
+        .filter(|(distance, known)| *distance <= 2.max(known.len() / 3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
+}
+
 /// Builds one stage from its type name and config.
 pub(crate) fn build_stage(
     index: usize,
@@ -201,6 +239,7 @@ pub(crate) fn build_stage(
             return Err(StageConfigError::UnknownType {
                 path: ctx.path,
                 stage: type_name.to_owned(),
+                suggestion: closest_stage_type(type_name),
             })
         }
     };

@@ -127,6 +127,7 @@ impl<B: Body + Unpin> Body for TrackedBody<B> {
 pub(crate) struct ConnService<S> {
     inner: S,
     state: Arc<ConnState>,
+    peer: Option<std::net::SocketAddr>,
     /// On TLS connections: what the handshake told about the client.
     identity: Option<ClientIdentity>,
 }
@@ -140,8 +141,16 @@ impl<S> ConnService<S> {
         ConnService {
             inner,
             state,
+            peer: None,
             identity,
         }
+    }
+
+    /// Tells every request of this connection its remote address (as a
+    /// [`crate::layers::RemoteAddr`] extension), for log lines.
+    pub(crate) fn with_peer(mut self, peer: std::net::SocketAddr) -> ConnService<S> {
+        self.peer = Some(peer);
+        self
     }
 }
 
@@ -164,6 +173,9 @@ where
         let in_flight = InFlight(Arc::clone(&self.state));
         let timeout = self.state.timeouts.read.unwrap_or_default();
         let mut req = req.map(|body| DeadlineBody::new(body, deadline, timeout));
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(crate::layers::RemoteAddr(peer));
+        }
         if let Some(identity) = &self.identity {
             req.extensions_mut().insert(identity.clone());
         }
