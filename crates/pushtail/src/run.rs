@@ -105,7 +105,10 @@ pub async fn run(
     };
     let described: Vec<(String, String)> = plan.listeners.iter().map(describe).collect();
     let receiver = Receiver::bind(plan.listeners, output, metrics).await?;
-    receiver.attach_status(env!("CARGO_PKG_VERSION"), Arc::new(Clients(views)));
+    receiver.attach_status(
+        format!("{} (revision {})", crate::VERSION, crate::REVISION),
+        Arc::new(Clients(views)),
+    );
     for (listener, (addr, (jobs, base_urls))) in receiver
         .local_addrs()
         .into_iter()
