@@ -188,3 +188,55 @@ fn stage_config_errors_name_index_type_and_field() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_prints_what_each_stage_changed() {
+    let stages = r#"    pipeline_stages:
+      - regex:
+          expression: 'level=(?P<level>\w+) msg="(?P<msg>[^"]*)"'
+      - labels:
+          level:
+      - output:
+          source: msg
+"#;
+    let agent = Agent::start(bin(), &one_target(stages), &["-dry-run", "-inspect"], 1);
+    push_lines(
+        &agent,
+        r#"{"host":"h1"}"#,
+        &[r#"level=warn msg="disk full""#],
+    )
+    .await;
+    let out = agent.wait_stdout(1, WAIT);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        fields(&out[0])[1..],
+        ["{host=\"h1\", job=\"app\", level=\"warn\"}", "disk full"]
+    );
+    let err = agent
+        .wait_stderr("[inspect: output stage]", WAIT)
+        .join("\n");
+    let report: Vec<&str> = err
+        .lines()
+        .skip_while(|l| !l.starts_with("[inspect: regex stage]"))
+        .take(7)
+        .collect();
+    assert_eq!(
+        report,
+        [
+            "[inspect: regex stage]:",
+            "\textracted[\"level\"]: +\"warn\"",
+            "\textracted[\"msg\"]: +\"disk full\"",
+            "[inspect: labels stage]:",
+            "\tlabels[\"level\"]: +\"warn\"",
+            "[inspect: output stage]:",
+            "\tline: -\"level=warn msg=\\\"disk full\\\"\" +\"disk full\"",
+        ],
+        "stderr:\n{err}"
+    );
+
+    // Without -inspect nothing is reported.
+    let plain = dry_run(&one_target(stages));
+    push_lines(&plain, r#"{"host":"h1"}"#, &["level=info msg=\"ok\""]).await;
+    assert_eq!(plain.wait_stdout(1, WAIT).len(), 1);
+    assert!(!plain.stderr().contains("[inspect:"), "{}", plain.stderr());
+}

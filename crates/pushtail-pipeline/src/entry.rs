@@ -159,19 +159,31 @@ impl StageEntry {
 
     /// The extracted map for edits, seeded from the entry's labels at first use.
     pub(crate) fn extracted_mut(&mut self) -> &mut Extracted {
-        let original = &self.original_labels;
-        let tenant = &self.tenant;
-        self.extracted.get_or_insert_with(|| {
-            original
-                .iter()
-                .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
-                .chain(
-                    tenant
-                        .iter()
-                        .map(|t| (TENANT_LABEL.to_owned(), Value::String(t.to_string()))),
-                )
-                .collect()
-        })
+        if self.extracted.is_none() {
+            self.extracted = Some(self.seed_extracted());
+        }
+        self.extracted.get_or_insert_with(Extracted::new)
+    }
+
+    /// The extracted map as it is, or as it would be seeded now, without
+    /// seeding it (for `-inspect`, which must not change what stages see).
+    pub(crate) fn extracted_peek(&self) -> Cow<'_, Extracted> {
+        match &self.extracted {
+            Some(m) => Cow::Borrowed(m),
+            None => Cow::Owned(self.seed_extracted()),
+        }
+    }
+
+    fn seed_extracted(&self) -> Extracted {
+        self.original_labels
+            .iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+            .chain(
+                self.tenant
+                    .iter()
+                    .map(|t| (TENANT_LABEL.to_owned(), Value::String(t.to_string()))),
+            )
+            .collect()
     }
 
     /// An extracted value as a string, as Promtail's `getString` converts it.

@@ -5,11 +5,13 @@
 
 mod entry;
 mod go;
+mod inspect;
 mod logql;
 mod pipeline;
 pub mod relabel;
 mod stages;
 mod telemetry;
 
+pub use inspect::Inspector;
 pub use pipeline::{Pipeline, PipelineEntry, StageConfigError, StageWarning};
 pub use telemetry::describe as describe_metrics;

@@ -9,6 +9,7 @@ use pushtail_proto::model::Entry;
 use pushtail_proto::tenant::TenantId;
 
 use crate::entry::StageEntry;
+use crate::inspect::Inspector;
 use crate::stages::StageList;
 
 /// A `pipeline_stages` config error, naming the stage's place, type and field.
@@ -68,6 +69,8 @@ pub struct PipelineEntry {
 pub struct Pipeline {
     stages: StageList,
     warnings: Vec<StageWarning>,
+    /// `-inspect`: where per-stage changes go; `None` runs the plain path.
+    inspector: Option<Inspector>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -85,7 +88,16 @@ impl Pipeline {
         Ok(Pipeline {
             stages: stages?,
             warnings,
+            inspector: None,
         })
+    }
+
+    /// Turns on `-inspect`: for every entry, what each stage changed is
+    /// written to `inspector` (one call per entry). Without it, entries run
+    /// the plain path, which does no inspection work at all.
+    pub fn with_inspector(mut self, inspector: Inspector) -> Pipeline {
+        self.inspector = Some(inspector);
+        self
     }
 
     /// What loading the config ignored (unknown keys), for the caller to log.
@@ -111,6 +123,14 @@ impl Pipeline {
     /// multiline may hold entries back and release them later).
     pub fn process(&self, input: PipelineEntry, out: &mut Vec<PipelineEntry>) {
         let mut e = StageEntry::new(input.labels, input.entry, input.tenant);
+        if let Some(inspector) = &self.inspector {
+            let mut report = String::new();
+            let mut done = Vec::new();
+            self.stages.run_inspected(e, &mut done, &mut report);
+            inspector(&report);
+            out.extend(done.into_iter().map(finish));
+            return;
+        }
         if !self.stages.buffers() {
             // The common case: one entry in, at most one out, no Vec.
             self.stages.run_in_place(&mut e);
@@ -130,7 +150,17 @@ impl Pipeline {
     /// releases everything (shutdown).
     pub fn flush(&self, now_ns: i64, force: bool, out: &mut Vec<PipelineEntry>) {
         let mut done = Vec::new();
-        self.stages.flush(now_ns, force, &mut done);
+        match &self.inspector {
+            Some(inspector) => {
+                let mut report = String::new();
+                self.stages
+                    .flush(now_ns, force, &mut done, Some(&mut report));
+                if !report.is_empty() {
+                    inspector(&report);
+                }
+            }
+            None => self.stages.flush(now_ns, force, &mut done, None),
+        }
         out.extend(done.into_iter().map(finish));
     }
 }
@@ -232,6 +262,50 @@ mod tests {
         assert!(pipeline("- json: {expressions: {a: ''}}")
             .warnings()
             .is_empty());
+
+        let p = pipeline("- template: {source: a, template: '{{ .Value }}', tmeplate: x}\n- replace: {expression: a, replace: b, sorce: c}");
+        let got: Vec<String> = p.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                r#"pipeline_stages[0] (template): unknown key "tmeplate" ignored"#,
+                r#"pipeline_stages[1] (replace): unknown key "sorce" ignored"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn inspector_sees_every_stage_and_results_are_unchanged() {
+        let yaml = "- regex: {expression: 'level=(?P<level>\\w+) msg=(?P<msg>.*)'}\n- labels: {level: ''}\n- output: {source: msg}\n- drop: {expression: nomatch}\n- drop: {expression: bye}";
+        let plain = pipeline(yaml);
+        let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = std::sync::Arc::clone(&reports);
+        let inspected = pipeline(yaml).with_inspector(std::sync::Arc::new(move |r: &str| {
+            sink.lock().unwrap().push(r.to_owned());
+        }));
+        for line in ["level=info msg=hi", "level=warn msg=bye"] {
+            assert_eq!(
+                render(&run(&inspected, &[("app", "a")], line)),
+                render(&run(&plain, &[("app", "a")], line)),
+                "{line}"
+            );
+        }
+        let got = reports.lock().unwrap().clone();
+        assert_eq!(
+            got,
+            [
+                "[inspect: regex stage]:\n\textracted[\"level\"]: +\"info\"\n\textracted[\"msg\"]: +\"hi\"\n\
+                 [inspect: labels stage]:\n\tlabels[\"level\"]: +\"info\"\n\
+                 [inspect: output stage]:\n\tline: -\"level=info msg=hi\" +\"hi\"\n\
+                 [inspect: drop stage]: none\n\
+                 [inspect: drop stage]: none\n",
+                "[inspect: regex stage]:\n\textracted[\"level\"]: +\"warn\"\n\textracted[\"msg\"]: +\"bye\"\n\
+                 [inspect: labels stage]:\n\tlabels[\"level\"]: +\"warn\"\n\
+                 [inspect: output stage]:\n\tline: -\"level=warn msg=bye\" +\"bye\"\n\
+                 [inspect: drop stage]: none\n\
+                 [inspect: drop stage]:\n\tdropped: reason \"drop_stage\"\n",
+            ]
+        );
     }
 
     #[test]

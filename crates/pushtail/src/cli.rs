@@ -26,6 +26,11 @@ pub struct Args {
     #[arg(long = "dry-run", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", value_parser = go_bool)]
     pub dry_run: Option<bool>,
 
+    /// Print, for every entry, what each pipeline stage changed (labels, extracted map, line,
+    /// timestamp) to stderr. Meant for use with -dry-run.
+    #[arg(long = "inspect", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", value_parser = go_bool)]
+    pub inspect: Option<bool>,
+
     /// Validate the config file and exit: 0 when valid, 1 with the reason otherwise.
     #[arg(long = "check-syntax", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", value_parser = go_bool)]
     pub check_syntax: Option<bool>,
@@ -301,6 +306,11 @@ mod tests {
         assert_eq!(a.config_file.as_deref(), Some("x.yaml"));
         assert_eq!(a.dry_run, Some(true));
         assert_eq!(a.log_level.as_deref(), Some("debug"));
+        assert_eq!(a.inspect, None);
+        assert_eq!(
+            parse(&["-dry-run", "-inspect"]).unwrap().inspect,
+            Some(true)
+        );
 
         let a = parse(&[
             "--config.file",

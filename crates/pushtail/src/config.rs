@@ -332,6 +332,8 @@ pub struct Overrides {
     pub client_url: Option<String>,
     pub client: ClientFlags,
     pub external_labels: BTreeMap<String, String>,
+    /// `-inspect`: pipelines report what each stage changed.
+    pub inspect: bool,
     pub log_level: Option<String>,
     pub log_format: Option<String>,
     /// `-dry-run`: no clients are needed.
@@ -516,6 +518,11 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             job: job.clone(),
             warning: w.clone(),
         }));
+        let pipeline = if overrides.inspect {
+            pipeline.with_inspector(crate::dry_run::stderr_inspector())
+        } else {
+            pipeline
+        };
         let (relabel, pipeline) = (Arc::new(relabel), Arc::new(pipeline));
         match (&sc.http, &sc.loki_push_api) {
             (Some(http), None) => {

@@ -1,4 +1,5 @@
-//! `-dry-run`: print what would be sent instead of sending it.
+//! `-dry-run`: print what would be sent instead of sending it; `-inspect`:
+//! print what each pipeline stage changed.
 //!
 //! Each entry becomes one stdout line: `timestamp<TAB>labels<TAB>line`, then
 //! `<TAB>{structured metadata}` when the entry has any and `<TAB>tenant=ID`
@@ -7,6 +8,7 @@
 //! always one output line and its fields split on TAB unambiguously.
 //! Labels are printed as a client would send them: with the first client's
 //! `external_labels` merged in (a stream's own labels win).
+//! `-inspect` reports go to stderr, as Promtail writes them.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -16,6 +18,16 @@ use std::collections::BTreeMap;
 use pushtail_proto::labels::{quote_into, LabelSet};
 use pushtail_proto::model::{Delivery, TenantBatch};
 use tokio::sync::mpsc;
+
+/// The `-inspect` sink: each entry's report is written to stderr in one
+/// piece, so reports of concurrent requests never interleave.
+pub fn stderr_inspector() -> pushtail_pipeline::Inspector {
+    Arc::new(|report: &str| {
+        let mut err = std::io::stderr().lock();
+        // stderr gone: nothing useful to do with the report.
+        let _ = err.write_all(report.as_bytes()).and_then(|()| err.flush());
+    })
+}
 
 /// Prints batches until the queue closes.
 pub async fn print(mut rx: mpsc::Receiver<Arc<Delivery>>, external: BTreeMap<String, String>) {

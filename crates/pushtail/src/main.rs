@@ -121,6 +121,7 @@ impl Source {
                 log_format: args.log_format.clone(),
                 dry_run: args.dry_run == Some(true),
                 ignored_flags: args.ignored_flags(),
+                inspect: args.inspect == Some(true),
             },
         })
     }

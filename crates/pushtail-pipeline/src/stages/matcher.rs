@@ -129,7 +129,7 @@ impl Stage for Match {
 
     fn flush(&self, now_ns: i64, force: bool, out: &mut Vec<StageEntry>) {
         if let Action::Keep(stages) = &self.action {
-            stages.flush(now_ns, force, out);
+            stages.flush(now_ns, force, out, None);
         }
     }
 }

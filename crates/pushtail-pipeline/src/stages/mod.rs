@@ -32,6 +32,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 
 use crate::entry::StageEntry;
+use crate::inspect::{render_diff, render_note, Snapshot};
 use crate::pipeline::{StageConfigError, StageWarning};
 use crate::telemetry;
 
@@ -300,6 +301,8 @@ fn build_by_type(
 #[derive(Default)]
 pub(crate) struct StageList {
     stages: Vec<Box<dyn Stage>>,
+    /// Each stage's type name, for `-inspect`.
+    names: Vec<String>,
 }
 
 impl StageList {
@@ -311,6 +314,7 @@ impl StageList {
         list: &[serde_yaml::Value],
     ) -> Result<StageList, StageConfigError> {
         let mut stages = Vec::with_capacity(list.len());
+        let mut names = Vec::with_capacity(list.len());
         for (index, item) in list.iter().enumerate() {
             let (type_name, cfg) = match item.as_mapping() {
                 Some(m) if m.len() == 1 => match m.iter().next() {
@@ -328,8 +332,9 @@ impl StageList {
                 }
             };
             stages.push(build_stage(index, prefix, type_name, cfg)?);
+            names.push(type_name.to_owned());
         }
-        Ok(StageList { stages })
+        Ok(StageList { stages, names })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -374,6 +379,54 @@ impl StageList {
         out.push(e);
     }
 
+    /// The inspecting twin of [`StageList::run`] (`-inspect`): also appends
+    /// what each stage changed to `report`. Kept apart so that the normal
+    /// path pays nothing for inspection.
+    pub(crate) fn run_inspected(
+        &self,
+        e: StageEntry,
+        out: &mut Vec<StageEntry>,
+        report: &mut String,
+    ) {
+        self.run_inspected_from(0, e, out, report);
+    }
+
+    fn run_inspected_from(
+        &self,
+        start: usize,
+        mut e: StageEntry,
+        out: &mut Vec<StageEntry>,
+        report: &mut String,
+    ) {
+        for (i, stage) in self.stages.iter().enumerate().skip(start) {
+            let name = self.names.get(i).map_or("unknown", String::as_str);
+            let before = Snapshot::of(&e);
+            if stage.buffers() {
+                let mut released = Vec::new();
+                stage.process_owned(e, &mut released);
+                if released.is_empty() {
+                    render_note(name, "entry held back", report);
+                }
+                for r in released {
+                    render_diff(name, &before, &Snapshot::of(&r), report);
+                    if let Some(reason) = &r.dropped {
+                        telemetry::count_dropped(reason);
+                    } else {
+                        self.run_inspected_from(i + 1, r, out, report);
+                    }
+                }
+                return;
+            }
+            stage.process(&mut e);
+            render_diff(name, &before, &Snapshot::of(&e), report);
+            if let Some(reason) = &e.dropped {
+                telemetry::count_dropped(reason);
+                return;
+            }
+        }
+        out.push(e);
+    }
+
     /// Runs `e` through the stages in place, for nested lists inside a
     /// stage. Buffering stages are run as plain stages here. Drops are
     /// left on `e` (not counted) for the outer runner to count.
@@ -386,8 +439,15 @@ impl StageList {
         }
     }
 
-    /// Releases held entries (see [`Stage::flush`]) through the rest of the list.
-    pub(crate) fn flush(&self, now_ns: i64, force: bool, out: &mut Vec<StageEntry>) {
+    /// Releases held entries (see [`Stage::flush`]) through the rest of the
+    /// list; with a `report` (`-inspect`), says what the later stages changed.
+    pub(crate) fn flush(
+        &self,
+        now_ns: i64,
+        force: bool,
+        out: &mut Vec<StageEntry>,
+        mut report: Option<&mut String>,
+    ) {
         for (i, stage) in self.stages.iter().enumerate() {
             if !stage.buffers() {
                 continue;
@@ -397,6 +457,10 @@ impl StageList {
             for r in released {
                 if let Some(reason) = &r.dropped {
                     telemetry::count_dropped(reason);
+                } else if let Some(report) = report.as_deref_mut() {
+                    let name = self.names.get(i).map_or("unknown", String::as_str);
+                    render_note(name, "held entry released", report);
+                    self.run_inspected_from(i + 1, r, out, report);
                 } else {
                     self.run_from(i + 1, r, out);
                 }

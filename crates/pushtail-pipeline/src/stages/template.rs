@@ -16,7 +16,6 @@ use crate::entry::{value_to_string, StageEntry};
 use crate::go::template::{self as gotemplate, Template};
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     source: String,
