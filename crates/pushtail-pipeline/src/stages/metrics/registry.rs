@@ -64,9 +64,9 @@ impl Series {
 /// labels (collisions share a short list).
 pub(crate) struct Family {
     name: String,
-    help: String,
     kind: Kind,
-    max_idle: Duration,
+    /// HELP text and idle time: the latest registration's.
+    meta: Mutex<(String, Duration)>,
     series: Mutex<HashMap<u64, Vec<Series>>>,
 }
 
@@ -127,9 +127,10 @@ impl Family {
 
     /// Drops series idle for longer than `max_idle` and writes the rest.
     fn render(&self, out: &mut String, now: Instant) {
+        let (help, max_idle) = lock(&self.meta).clone();
         let mut map = lock(&self.series);
         map.retain(|_, list| {
-            list.retain(|s| now.saturating_duration_since(s.updated) <= self.max_idle);
+            list.retain(|s| now.saturating_duration_since(s.updated) <= max_idle);
             !list.is_empty()
         });
         let mut series: Vec<&Series> = map.values().flatten().collect();
@@ -143,7 +144,7 @@ impl Family {
             Kind::Gauge => "gauge",
             Kind::Histogram(_) => "histogram",
         };
-        let _ = writeln!(out, "# HELP {name} {}", escape_help(&self.help));
+        let _ = writeln!(out, "# HELP {name} {}", escape_help(&help));
         let _ = writeln!(out, "# TYPE {name} {kind}");
         for s in series {
             match &self.kind {
@@ -226,9 +227,10 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// The family `name`: the registered one if it has the same kind, help
-    /// and idle time (a reload with an unchanged stage keeps its values),
-    /// otherwise a new one that replaces it.
+    /// The family `name`: the registered one if it has the same kind and
+    /// buckets (a reload keeps its values; stages of several targets share
+    /// it), taking `help` and `max_idle` as the latest; otherwise a new one
+    /// that replaces it.
     pub(crate) fn family(
         &self,
         name: &str,
@@ -238,15 +240,15 @@ impl Registry {
     ) -> Arc<Family> {
         let mut families = lock(&self.families);
         if let Some(f) = families.get(name) {
-            if f.kind == kind && f.help == help && f.max_idle == max_idle {
+            if f.kind == kind {
+                *lock(&f.meta) = (help.to_owned(), max_idle);
                 return Arc::clone(f);
             }
         }
         let f = Arc::new(Family {
             name: name.to_owned(),
-            help: help.to_owned(),
             kind,
-            max_idle,
+            meta: Mutex::new((help.to_owned(), max_idle)),
             series: Mutex::default(),
         });
         families.insert(name.to_owned(), Arc::clone(&f));

@@ -175,6 +175,51 @@ fn idle_series_expire_on_render() {
 }
 
 #[test]
+fn a_family_is_shared_by_kind_and_replaced_when_its_kind_changes() {
+    let r = Registry::default();
+    let t0 = Instant::now();
+    let hist = |b: &[f64]| Kind::Histogram(b.to_vec());
+    let idle = Duration::from_secs(60);
+    // (kind registered second, samples after one update through each)
+    let rows: Vec<(Kind, Vec<&str>)> = vec![
+        (
+            Kind::Counter,
+            vec!["# HELP m second", "# TYPE m counter", "m 2"],
+        ),
+        (
+            Kind::Gauge,
+            vec!["# HELP m second", "# TYPE m gauge", "m 1"],
+        ),
+        (
+            hist(&[1.0]),
+            vec![
+                "# HELP m second",
+                "# TYPE m histogram",
+                "m_bucket{le=\"1\"} 1",
+                "m_bucket{le=\"+Inf\"} 1",
+                "m_sum 1",
+                "m_count 1",
+            ],
+        ),
+    ];
+    for (second, want) in rows {
+        let first = r.family("m", "first", Kind::Counter, idle);
+        let op = |k: &Kind| match k {
+            Kind::Histogram(_) => Op::Observe(1.0),
+            _ => Op::Add(1.0),
+        };
+        first.update(&[], op(&Kind::Counter), t0);
+        let other = r.family("m", "second", second.clone(), idle);
+        other.update(&[], op(&second), t0);
+        let mut out = String::new();
+        r.render_at(&mut out, t0);
+        assert_eq!(out.lines().collect::<Vec<_>>(), want, "{second:?}");
+        // Start the next row from a fresh counter family.
+        r.family("m", "reset", Kind::Gauge, idle);
+    }
+}
+
+#[test]
 fn default_max_idle_is_five_minutes() {
     let r = Registry::default();
     let f = registry::with_local(&r, || {
