@@ -176,7 +176,7 @@ fn families(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_metric_family_has_help_text() {
-    let stage = "    pipeline_stages:\n      - metrics:\n          hits:\n            type: Counter\n            description: lines seen by the app target\n            config: {match_all: true, action: inc}\n      - metrics:\n          undocumented:\n            type: Counter\n            config: {match_all: true, action: inc}\n";
+    let stage = "    pipeline_stages:\n      - metrics:\n          hits:\n            type: Counter\n            description: lines seen by the app target\n            config: {match_all: true, action: inc}\n      - metrics:\n          undocumented:\n            type: Counter\n            config: {match_all: true, action: inc}\n      - template: {source: n, template: '{{ .Entry }}'}\n      - metrics:\n          latency:\n            type: Histogram\n            source: n\n            description: latency from the line\n            config: {buckets: [0.1, 1]}\n          amount:\n            type: Counter\n            source: n\n            config: {action: add}\n";
     let yaml = format!("{CLIENT}{}", two_targets(stage));
     let agent = Agent::start(bin(), &yaml, &["-dry-run"], 1);
     let client = reqwest::Client::new();
@@ -184,7 +184,7 @@ async fn every_metric_family_has_help_text() {
         &client,
         &agent.url(0, "/app/loki/api/v1/push"),
         &[JSON],
-        r#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}]}"#,
+        r#"{"streams":[{"stream":{"a":"b"},"values":[["1","0.25"]]}]}"#,
     )
     .await;
     assert_eq!(status, 204, "{text}");
@@ -229,6 +229,8 @@ async fn every_metric_family_has_help_text() {
         "promtail_mutated_bytes_total",
         "promtail_custom_hits",
         "promtail_custom_undocumented",
+        "promtail_custom_latency",
+        "promtail_custom_amount",
     ] {
         assert!(
             sampled.contains(want) || helped.contains(want),
@@ -237,6 +239,25 @@ async fn every_metric_family_has_help_text() {
     }
     assert!(
         text.contains("# HELP promtail_custom_hits lines seen by the app target"),
+        "{text}"
+    );
+    // The custom histogram has its configured buckets; the counter keeps a
+    // fractional add.
+    let sample = |prefix: &str, suffix: &str| {
+        text.lines()
+            .any(|l| l.starts_with(prefix) && l.ends_with(suffix))
+    };
+    for (prefix, suffix) in [
+        ("promtail_custom_latency_bucket{", "le=\"0.1\"} 0"),
+        ("promtail_custom_latency_bucket{", "le=\"1\"} 1"),
+        ("promtail_custom_latency_bucket{", "le=\"+Inf\"} 1"),
+        ("promtail_custom_latency_sum{", "} 0.25"),
+        ("promtail_custom_amount{", "} 0.25"),
+    ] {
+        assert!(sample(prefix, suffix), "no {prefix}..{suffix}:\n{text}");
+    }
+    assert!(
+        text.contains("# HELP promtail_custom_latency latency from the line\n# TYPE promtail_custom_latency histogram\n"),
         "{text}"
     );
     assert!(

@@ -75,6 +75,19 @@ impl StageEntry {
         }
     }
 
+    /// Current labels as borrowed pairs (unsorted once edited), without
+    /// allocating.
+    pub(crate) fn label_iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let (edited, original) = match &self.labels {
+            Some(b) => (Some(b.iter()), None),
+            None => (None, Some(self.original_labels.iter())),
+        };
+        edited
+            .into_iter()
+            .flatten()
+            .chain(original.into_iter().flatten())
+    }
+
     /// Current labels as pairs (unsorted once edited).
     pub(crate) fn label_pairs(&self) -> Vec<(String, String)> {
         match &self.labels {

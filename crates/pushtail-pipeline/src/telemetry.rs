@@ -15,8 +15,8 @@ pub(crate) fn count_dropped(reason: &str) {
 }
 
 /// Registers HELP text for this crate's own metrics with the installed
-/// recorder (the `metrics` stage describes its user-defined ones when
-/// built).
+/// recorder (the `metrics` stage's user-defined families have their own
+/// registry, `stages/metrics/registry.rs`).
 pub fn describe() {
     metrics::describe_counter!(
         DROPPED_LINES_TOTAL,

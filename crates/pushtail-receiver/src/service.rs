@@ -271,7 +271,9 @@ impl ListenerState {
 
     fn render_metrics(&self) -> Result<Response<Full<Bytes>>, PushError> {
         let handle = self.metrics.as_ref().ok_or(PushError::MetricsDisabled)?;
-        let mut resp = text_response(StatusCode::OK, handle.render());
+        let mut body = handle.render();
+        pushtail_pipeline::render_custom_metrics(&mut body);
+        let mut resp = text_response(StatusCode::OK, body);
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -2,9 +2,10 @@
 //! pushtail and as Promtail names it), process metrics, and the HELP text
 //! of every crate's metrics.
 //!
-//! The recorder is installed before the config is built, so what pipeline
-//! stages describe while they are built (custom metrics' `description`)
-//! reaches the exporter.
+//! The `metrics` stage's user-defined families are not in this recorder:
+//! they live in the pipeline crate's own registry (their buckets come from
+//! the config, read after the recorder exists) and the receiver appends
+//! them to `/metrics`.
 
 use std::time::Duration;
 

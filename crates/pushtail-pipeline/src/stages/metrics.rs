@@ -1,23 +1,30 @@
 //! The `metrics` stage: Promtail's user-defined counters, gauges and
-//! histograms, fed from extracted values and emitted through the `metrics`
-//! facade (exported on `/metrics` by the binary's recorder) with the
-//! entry's labels as metric labels. Names are `prefix` (default
-//! `promtail_custom_`) + the map key, validated at load time.
-//!
-//! Differences from Promtail, forced by the facade: counters are integers,
-//! so `add` rounds the value to the nearest whole number; histogram
-//! `buckets` and `max_idle_duration` are validated but bucket layout and
-//! series expiry belong to the exporter's configuration.
+//! histograms, fed from extracted values, with the entry's labels as metric
+//! labels. Names are `prefix` (default `promtail_custom_`) + the map key,
+//! validated at load time. The families live in this crate's [`registry`]
+//! (f64 counters, per-family histogram buckets, `max_idle_duration`
+//! expiry), which the receiver appends to `/metrics`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
-use metrics::Label;
 use pushtail_proto::units::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
+
+pub(crate) mod registry;
+
+use registry::{Family, Op};
+
+/// Promtail's default `max_idle_duration`.
+const DEFAULT_MAX_IDLE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Labels an entry can carry without the stage allocating to sort them.
+const INLINE_LABELS: usize = 32;
 
 #[derive(Deserialize)]
 struct MetricConfig {
@@ -66,7 +73,7 @@ enum Kind {
 }
 
 struct Metric {
-    name: String,
+    family: Arc<Family>,
     source: String,
     value: Option<String>,
     kind: Kind,
@@ -174,25 +181,39 @@ pub(crate) fn build(
                 format!("invalid metric name {name:?}"),
             ));
         }
-        let _idle = cfg.max_idle_duration;
+        let max_idle = match cfg.max_idle_duration {
+            None => DEFAULT_MAX_IDLE,
+            Some(d) if d.0 < std::time::Duration::from_secs(1) => {
+                return Err(FieldError::field(
+                    &format!("{key}.max_idle_duration"),
+                    format!("max_idle_duration {d} is less than 1s"),
+                ));
+            }
+            Some(d) => d.0,
+        };
         // Every family gets HELP text; Promtail leaves it empty when the
         // config has no `description`.
-        let description = if cfg.description.trim().is_empty() {
+        let help = if cfg.description.trim().is_empty() {
             format!("Metric {key} of a pipeline metrics stage.")
         } else {
             cfg.description.clone()
         };
-        match kind {
+        let family_kind = match kind {
             Kind::CounterInc | Kind::CounterAdd | Kind::CounterAll { .. } => {
-                metrics::describe_counter!(name.clone(), description);
+                registry::Kind::Counter
             }
-            Kind::Histogram => metrics::describe_histogram!(name.clone(), description),
-            _ => metrics::describe_gauge!(name.clone(), description),
-        }
+            Kind::Histogram => registry::Kind::Histogram(
+                cfg.config
+                    .buckets
+                    .clone()
+                    .unwrap_or_else(|| registry::DEFAULT_BUCKETS.to_vec()),
+            ),
+            _ => registry::Kind::Gauge,
+        };
         metrics.push(Metric {
+            family: registry::current().family(&name, &help, family_kind, max_idle),
             source: cfg.source.clone().unwrap_or_else(|| key.clone()),
             value: cfg.config.value.clone(),
-            name,
             kind,
         });
     }
@@ -211,17 +232,38 @@ fn to_float(v: &Value) -> Option<f64> {
 
 impl Stage for Metrics {
     fn process(&self, e: &mut StageEntry) {
-        let labels: Vec<Label> = e
-            .label_pairs()
-            .into_iter()
-            .map(|(k, v)| Label::new(k, v))
-            .collect();
+        // Seeded now, the map is then borrowed alongside the labels.
+        e.extracted();
+        let e = &*e;
+        // The entry's labels, sorted, on the stack unless there are many.
+        let mut inline = [("", ""); INLINE_LABELS];
+        let mut spilled = Vec::new();
+        let mut n = 0;
+        for pair in e.label_iter() {
+            if n < INLINE_LABELS {
+                inline[n] = pair;
+            } else {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&inline);
+                }
+                spilled.push(pair);
+            }
+            n += 1;
+        }
+        let labels: &mut [(&str, &str)] = if spilled.is_empty() {
+            &mut inline[..n]
+        } else {
+            &mut spilled
+        };
+        labels.sort_unstable();
+        let labels = &*labels;
         let line_len = e.line().len();
-        let extracted = e.extracted();
+        let extracted = e.extracted_peek();
+        let now = Instant::now();
         for m in &self.metrics {
             if let Kind::CounterAll { bytes } = m.kind {
-                let n = if bytes { line_len as u64 } else { 1 };
-                metrics::counter!(m.name.clone(), labels.clone()).increment(n);
+                let n = if bytes { line_len as f64 } else { 1.0 };
+                m.family.update(labels, Op::Add(n), now);
                 continue;
             }
             let Some(v) = extracted.get(&m.source) else {
@@ -232,25 +274,23 @@ impl Stage for Metrics {
                     continue;
                 }
             }
-            let labels = labels.clone();
-            match m.kind {
-                Kind::CounterInc => metrics::counter!(m.name.clone(), labels).increment(1),
-                Kind::GaugeInc => metrics::gauge!(m.name.clone(), labels).increment(1.0),
-                Kind::GaugeDec => metrics::gauge!(m.name.clone(), labels).decrement(1.0),
+            let op = match m.kind {
+                Kind::CounterInc | Kind::GaugeInc => Op::Add(1.0),
+                Kind::GaugeDec => Op::Add(-1.0),
                 kind => {
                     let Some(f) = to_float(v) else { continue };
                     match kind {
-                        Kind::CounterAdd if f >= 0.0 => {
-                            metrics::counter!(m.name.clone(), labels).increment(f.round() as u64);
-                        }
-                        Kind::GaugeSet => metrics::gauge!(m.name.clone(), labels).set(f),
-                        Kind::GaugeAdd => metrics::gauge!(m.name.clone(), labels).increment(f),
-                        Kind::GaugeSub => metrics::gauge!(m.name.clone(), labels).decrement(f),
-                        Kind::Histogram => metrics::histogram!(m.name.clone(), labels).record(f),
-                        _ => {}
+                        // Promtail skips negative values: counters only go up.
+                        Kind::CounterAdd if f >= 0.0 => Op::Add(f),
+                        Kind::GaugeSet => Op::Set(f),
+                        Kind::GaugeAdd => Op::Add(f),
+                        Kind::GaugeSub => Op::Add(-f),
+                        Kind::Histogram => Op::Observe(f),
+                        _ => continue,
                     }
                 }
-            }
+            };
+            m.family.update(labels, op, now);
         }
     }
 }

@@ -47,7 +47,7 @@ mod labels;
 pub(crate) mod limit;
 mod logfmt;
 mod matcher;
-mod metrics;
+pub(crate) mod metrics;
 mod multiline;
 mod output;
 mod pack;
