@@ -157,6 +157,23 @@ fn check_syntax_catches_what_a_start_would() {
             "clients:\n  - url: http://x\nscrape_configs:\n  - job_name: a\n    http:\n      labels: {a: [}\n",
             &["scrape_configs[0].http.labels", "line 6"],
         ),
+        // Files a start reads: TLS, target credentials, client secrets.
+        (
+            &format!("server:\n  http_tls_config: {{cert_file: /nonexistent/cert.pem, key_file: /nonexistent/key.pem}}\n{with_client}"),
+            &["http_tls_config.cert_file", "/nonexistent/cert.pem"],
+        ),
+        (
+            "clients:\n  - url: http://127.0.0.1:1/loki/api/v1/push\nscrape_configs:\n  - job_name: a\n    http:\n      base_url: /a/\n      bearer_token_file: /nonexistent/token\n",
+            &["/nonexistent/token"],
+        ),
+        (
+            &format!("clients:\n  - url: https://127.0.0.1:1/loki/api/v1/push\n    tls_config: {{ca_file: /nonexistent/ca.pem}}\n{target}"),
+            &["/nonexistent/ca.pem"],
+        ),
+        (
+            &format!("clients:\n  - url: http://127.0.0.1:1/loki/api/v1/push\n    basic_auth: {{username: u, password_file: /nonexistent/pw}}\n{target}"),
+            &["/nonexistent/pw"],
+        ),
     ];
     for (yaml, wants) in cases {
         let (code, stdout, stderr) = check(yaml);

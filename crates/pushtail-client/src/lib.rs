@@ -70,6 +70,24 @@ pub fn register_metrics(config: &ClientConfig) {
 }
 
 impl Client {
+    /// Everything [`Client::spawn`] checks, without starting anything:
+    /// the config, the URL, the tenant, and the password, token and TLS
+    /// files (read and parsed). For `-check-syntax`.
+    pub fn check(config: &ClientConfig) -> Result<(), ClientError> {
+        let shown_url = config::redacted_url(&config.url);
+        let config_err = |source| ClientError::Config {
+            url: shown_url.clone(),
+            source,
+        };
+        config.validate().map_err(config_err)?;
+        config::parse_url(&config.url).map_err(config_err)?;
+        if !config.tenant_id.is_empty() {
+            TenantId::new(&config.tenant_id)
+                .map_err(|e| config_err(ClientConfigError::TenantId(e)))?;
+        }
+        connect::build_client(config).map(drop)
+    }
+
     /// Validates `config`, builds the HTTP client (reading password, token
     /// and TLS files: errors name the file) and spawns the sender task that
     /// reads `rx` until it is closed. Must be called inside a tokio runtime.

@@ -115,6 +115,28 @@ pub enum ReceiverConfigError {
     },
 }
 
+/// What starting the listeners reads besides the config, without binding
+/// anything: each listener's TLS files (readable, PEM, key matching the
+/// certificate, client CA) and each target's credential files. For
+/// `-check-syntax`, so that it fails where a start would.
+pub fn check_files(listeners: &[ListenerSpec]) -> Result<(), ReceiverError> {
+    for listener in listeners {
+        if let Some(cfg) = &listener.server.http_tls_config {
+            tls::load(cfg).map_err(|source| ReceiverError::Tls {
+                address: format!(
+                    "{}:{}",
+                    listener.server.http_listen_address, listener.server.http_listen_port
+                ),
+                source,
+            })?;
+        }
+        for target in &listener.targets {
+            auth::Credentials::load(&target.job_name, &target.auth)?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks what the receiver needs of its config, without I/O: base URLs
 /// unique per listener, valid target label names, no port used twice
 /// (port 0, "any free port", may repeat).

@@ -46,6 +46,10 @@ fn main() -> ExitCode {
             for warning in &plan.warnings {
                 eprintln!("warning: {warning}");
             }
+            if let Err(e) = check_files(&plan) {
+                eprintln!("pushtail: {}", error_chain(&e));
+                return ExitCode::FAILURE;
+            }
             println!("Valid config file! No syntax issues found");
             ExitCode::SUCCESS
         }
@@ -66,6 +70,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `-check-syntax`: reads the files a start would read (TLS certificates
+/// and keys, credential files, the clients' password, token and TLS files),
+/// so a config that passes the check does not then fail to start on them.
+/// Binds and connects nothing.
+fn check_files(plan: &config::Plan) -> anyhow::Result<()> {
+    pushtail_receiver::check_files(&plan.listeners)?;
+    for client in &plan.clients {
+        pushtail_client::Client::check(client)?;
+    }
+    Ok(())
 }
 
 /// An error and its causes on one line, `a: b: c`, leaving out a cause
