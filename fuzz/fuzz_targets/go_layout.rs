@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut out = Vec::new();
-    p.process(
+    let _ = p.process(
         PipelineEntry {
             labels: LabelSet::from_pairs([("job", "fuzz")]).expect("labels"),
             entry: Entry::new(1_000, value.to_owned()),

@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     let p = &pipelines[usize::from(selector) % pipelines.len()];
     let labels = LabelSet::from_pairs([("job", "fuzz")]).expect("labels");
     let mut out = Vec::new();
-    p.process(
+    let _ = p.process(
         PipelineEntry {
             labels,
             entry: Entry::new(1_000, line.to_vec()),

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut out = Vec::new();
     for i in 0..2 {
-        p.process(
+        let _ = p.process(
             PipelineEntry {
                 labels: LabelSet::from_pairs([("job", "fuzz"), ("app", "web")]).expect("labels"),
                 entry: Entry::new(1_000 + i, LINE),

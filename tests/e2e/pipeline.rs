@@ -240,3 +240,43 @@ async fn inspect_prints_what_each_stage_changed() {
     assert_eq!(plain.wait_stdout(1, WAIT).len(), 1);
     assert!(!plain.stderr().contains("[inspect:"), "{}", plain.stderr());
 }
+
+/// `limit` with `drop: false` holds a push until its tokens are due (as
+/// Promtail blocks), and a push that would wait past the server's
+/// `push_timeout` gets a 503 instead: the binary hands `push_timeout` to the
+/// pipeline.
+#[tokio::test(flavor = "multi_thread")]
+async fn limit_without_drop_holds_pushes_up_to_push_timeout() {
+    let yaml =
+        "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n  push_timeout: 800ms\n\
+         scrape_configs:\n  - job_name: app\n    http:\n      base_url: /\n\
+             \x20   pipeline_stages:\n      - limit: {rate: 4, burst: 1}\n  \
+           - job_name: slow\n    http:\n      base_url: /slow/\n\
+             \x20   pipeline_stages:\n      - limit: {rate: 0.5, burst: 1}\n";
+    let agent = dry_run(yaml);
+    let client = reqwest::Client::new();
+    // Two lines: the second token is a quarter of a second away.
+    let started = std::time::Instant::now();
+    push_lines(&agent, r#"{"a":"1"}"#, &["first", "second"]).await;
+    let held = started.elapsed();
+    assert!(
+        held >= std::time::Duration::from_millis(200),
+        "held only {held:?}"
+    );
+    assert_eq!(agent.wait_stdout(2, WAIT).len(), 2);
+
+    // One token per two seconds: the burst passes, the next push would
+    // wait about 2 s, past push_timeout, and is refused whole.
+    let one = r#"{"streams":[{"stream":{"a":"1"},"values":[["1","x"]]}]}"#;
+    let url = agent.url(0, "/slow/loki/api/v1/push");
+    let (status, text) = post(&client, &url, &[JSON], one.to_owned()).await;
+    assert_eq!(status, 204, "{text}");
+    let (status, text) = post(&client, &url, &[JSON], one.to_owned()).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        text.contains("limit stage") && text.contains("800ms"),
+        "{text}"
+    );
+    agent.wait_stdout(3, WAIT);
+    assert_eq!(agent.stdout().len(), 3, "a 503 takes nothing");
+}

@@ -39,7 +39,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("template_stage_typical", |b| {
         b.iter(|| {
             out.clear();
-            pipeline.process(black_box(input.clone()), &mut out);
+            let _ = pipeline.process(black_box(input.clone()), &mut out);
             black_box(&out);
         })
     });

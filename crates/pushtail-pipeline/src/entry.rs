@@ -8,12 +8,15 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use pushtail_proto::labels::{is_valid_label_name, LabelSet, LabelsBuilder};
 use pushtail_proto::model::Entry;
 use pushtail_proto::tenant::TenantId;
 use serde_json::Value;
+
+use crate::pipeline::Pace;
 
 /// The label Promtail keeps an entry's tenant in; here it maps to
 /// [`StageEntry::tenant`].
@@ -37,6 +40,11 @@ pub(crate) struct StageEntry {
     pub(crate) tenant: Option<TenantId>,
     /// `Some(reason)` once a stage dropped the entry; later stages don't run.
     pub(crate) dropped: Option<Cow<'static, str>>,
+    /// What `limit` with `drop: false` asks of the push (see [`Pace`]).
+    pub(crate) pace: Pace,
+    /// The longest `limit` may hold the push back (the server's
+    /// `push_timeout`); a token due later refuses the push instead.
+    pub(crate) max_delay: Duration,
 }
 
 impl StageEntry {
@@ -51,6 +59,8 @@ impl StageEntry {
             metadata: entry.structured_metadata,
             tenant,
             dropped: None,
+            pace: Pace::Now,
+            max_delay: crate::pipeline::DEFAULT_MAX_DELAY,
         }
     }
 

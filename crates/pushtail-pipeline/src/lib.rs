@@ -13,6 +13,6 @@ mod stages;
 mod telemetry;
 
 pub use inspect::Inspector;
-pub use pipeline::{Pipeline, PipelineEntry, StageConfigError, StageWarning};
+pub use pipeline::{Pace, Pipeline, PipelineEntry, StageConfigError, StageWarning};
 pub use stages::metrics::registry::render as render_custom_metrics;
 pub use telemetry::describe as describe_metrics;

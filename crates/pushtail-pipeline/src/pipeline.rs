@@ -4,6 +4,8 @@
 //! It converts entries to and from the stages' working form and never does
 //! I/O.
 
+use std::time::{Duration, Instant};
+
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
 use pushtail_proto::tenant::TenantId;
@@ -55,6 +57,39 @@ pub enum StageWarning {
     },
 }
 
+/// How long `limit` (with `drop: false`) may hold a push back unless
+/// [`Pipeline::with_max_delay`] says otherwise: the default `push_timeout`.
+pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// What rate limiting asks of the caller before it hands a push's entries
+/// on: Promtail's `limit` stage with `drop: false` blocks until a token is
+/// free; here the stage reserves the token and the caller waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[must_use]
+pub enum Pace {
+    /// Nothing to wait for.
+    #[default]
+    Now,
+    /// Hand the entries on no earlier than this.
+    NotBefore(Instant),
+    /// A token would only be free after the pipeline's maximum delay: refuse
+    /// the push (503), as nothing of it may be taken. No token was reserved
+    /// for the entry that found this.
+    Refuse,
+}
+
+impl Pace {
+    /// The stricter of two: a refusal wins, then the later instant.
+    pub fn and(self, other: Pace) -> Pace {
+        match (self, other) {
+            (Pace::Refuse, _) | (_, Pace::Refuse) => Pace::Refuse,
+            (Pace::NotBefore(a), Pace::NotBefore(b)) => Pace::NotBefore(a.max(b)),
+            (Pace::NotBefore(a), Pace::Now) | (Pace::Now, Pace::NotBefore(a)) => Pace::NotBefore(a),
+            (Pace::Now, Pace::Now) => Pace::Now,
+        }
+    }
+}
+
 /// One entry going into or coming out of a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineEntry {
@@ -71,6 +106,8 @@ pub struct Pipeline {
     warnings: Vec<StageWarning>,
     /// `-inspect`: where per-stage changes go; `None` runs the plain path.
     inspector: Option<Inspector>,
+    /// The longest a `limit` stage may hold a push back.
+    max_delay: Duration,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -89,7 +126,16 @@ impl Pipeline {
             stages: stages?,
             warnings,
             inspector: None,
+            max_delay: DEFAULT_MAX_DELAY,
         })
+    }
+
+    /// Sets how long a `limit` stage with `drop: false` may hold a push
+    /// back (the server's `push_timeout`); a push that would wait longer
+    /// gets [`Pace::Refuse`].
+    pub fn with_max_delay(mut self, max_delay: Duration) -> Pipeline {
+        self.max_delay = max_delay;
+        self
     }
 
     /// Turns on `-inspect`: for every entry, what each stage changed is
@@ -120,29 +166,34 @@ impl Pipeline {
     }
 
     /// Runs every stage on one entry; pushes 0..n results (dropped: 0;
-    /// multiline may hold entries back and release them later).
-    pub fn process(&self, input: PipelineEntry, out: &mut Vec<PipelineEntry>) {
+    /// multiline may hold entries back and release them later). The
+    /// [`Pace`] says when the caller may hand the results on (fold a
+    /// push's with [`Pace::and`]).
+    pub fn process(&self, input: PipelineEntry, out: &mut Vec<PipelineEntry>) -> Pace {
         let mut e = StageEntry::new(input.labels, input.entry, input.tenant);
+        e.max_delay = self.max_delay;
         if let Some(inspector) = &self.inspector {
             let mut report = String::new();
             let mut done = Vec::new();
-            self.stages.run_inspected(e, &mut done, &mut report);
+            let pace = self.stages.run_inspected(e, &mut done, &mut report);
             inspector(&report);
             out.extend(done.into_iter().map(finish));
-            return;
+            return pace;
         }
         if !self.stages.buffers() {
             // The common case: one entry in, at most one out, no Vec.
             self.stages.run_in_place(&mut e);
+            let pace = e.pace;
             match &e.dropped {
                 Some(reason) => crate::telemetry::count_dropped(reason),
                 None => out.push(finish(e)),
             }
-            return;
+            return pace;
         }
         let mut done = Vec::new();
-        self.stages.run(e, &mut done);
+        let pace = self.stages.run(e, &mut done);
         out.extend(done.into_iter().map(finish));
+        pace
     }
 
     /// Releases entries held by time-based stages (multiline

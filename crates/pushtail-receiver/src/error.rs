@@ -145,6 +145,10 @@ pub(crate) enum PushError {
     BadTimestamp { value: String },
     #[error("client queues stayed full for {timeout_ms}ms, retry later")]
     QueueFull { timeout_ms: u128 },
+    /// A `limit` stage (`drop: false`) would hold the push back longer
+    /// than `push_timeout`.
+    #[error("the pipeline's limit stage would delay this push by more than {timeout_ms}ms (push_timeout), retry later")]
+    RateLimited { timeout_ms: u128 },
     #[error("client queues are closed, retry later")]
     QueueClosed,
     #[error("shutting down, retry later")]
@@ -200,9 +204,12 @@ impl PushError {
             | BadTimestamp { .. }
             | InvalidCertTenant { .. } => StatusCode::BAD_REQUEST,
             Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            QueueFull { .. } | QueueClosed | ShuttingDown | TimedOut { .. } | Log(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            QueueFull { .. }
+            | RateLimited { .. }
+            | QueueClosed
+            | ShuttingDown
+            | TimedOut { .. }
+            | Log(_) => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -211,6 +218,7 @@ impl PushError {
     fn retry_after(&self) -> Option<&'static str> {
         match self {
             PushError::QueueFull { .. }
+            | PushError::RateLimited { .. }
             | PushError::QueueClosed
             | PushError::TimedOut { .. }
             | PushError::Log(_) => Some("1"),
@@ -223,6 +231,7 @@ impl PushError {
     pub(crate) fn rejection_reason(&self) -> Option<&'static str> {
         match self {
             PushError::QueueFull { .. } => Some("queue_full"),
+            PushError::RateLimited { .. } => Some("rate_limited"),
             PushError::QueueClosed => Some("queue_closed"),
             PushError::ShuttingDown => Some("shutting_down"),
             PushError::TimedOut { .. } => Some("timed_out"),

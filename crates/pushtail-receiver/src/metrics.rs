@@ -16,7 +16,8 @@ pub const TCP_CONNECTIONS: &str = "loki_source_api_tcp_connections";
 pub const ENTRIES_WRITTEN: &str = "loki_source_api_entries_written";
 /// Counter: pushes that found a client queue full and had to wait.
 pub const QUEUE_WAITS_TOTAL: &str = "pushtail_receiver_queue_waits_total";
-/// Counter, label `reason` (`queue_full`, `queue_closed`, `shutting_down`):
+/// Counter, label `reason` (`queue_full`, `rate_limited`, `queue_closed`,
+/// `shutting_down`, `timed_out`, `wal_full`, `wal_error`):
 /// pushes answered 503.
 pub const REJECTED_PUSHES_TOTAL: &str = "pushtail_receiver_rejected_pushes_total";
 /// Counter, label `job`: streams skipped because of bad labels or tenant.

@@ -19,6 +19,7 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
 use metrics_exporter_prometheus::PrometheusHandle;
+use pushtail_pipeline::Pace;
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
 use pushtail_proto::push::{DecodedPush, RawLabels};
@@ -481,6 +482,17 @@ impl ListenerState {
         bad: BadStreams,
     ) -> Result<Response<Full<Bytes>>, PushError> {
         target.count_bad_streams(bad.total());
+        match batches.pace() {
+            Pace::Now => {}
+            // `limit` with `drop: false` reserved tokens for these entries:
+            // hold the push until the last is due (Promtail blocks here).
+            Pace::NotBefore(due) => tokio::time::sleep_until(due.into()).await,
+            Pace::Refuse => {
+                return Err(PushError::RateLimited {
+                    timeout_ms: self.push_timeout.as_millis(),
+                })
+            }
+        }
         self.hand_off(target, batches).await?;
         if bad.is_empty() {
             let mut resp = Response::new(Full::new(Bytes::new()));

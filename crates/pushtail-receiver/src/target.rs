@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use pushtail_pipeline::PipelineEntry;
+use pushtail_pipeline::{Pace, PipelineEntry};
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::{Entry, Stream, TenantBatch};
 use pushtail_proto::syntax::LabelParseError;
@@ -141,7 +141,8 @@ impl Target {
                 entry,
                 tenant: resolved.tenant.clone(),
             };
-            self.spec.pipeline.process(input, &mut out.scratch);
+            let pace = self.spec.pipeline.process(input, &mut out.scratch);
+            out.pace = out.pace.and(pace);
             out.drain_scratch();
         }
     }
@@ -184,6 +185,8 @@ pub(crate) struct BatchSet {
     index: Vec<HashMap<LabelSet, usize, foldhash::fast::RandomState>>,
     last: Option<(usize, usize)>,
     scratch: Vec<PipelineEntry>,
+    /// When the batches may be handed off (`limit` with `drop: false`).
+    pace: Pace,
 }
 
 impl BatchSet {
@@ -252,6 +255,11 @@ impl BatchSet {
             self.stream(&e.tenant, &e.labels).push(e.entry);
         }
         self.scratch = scratch;
+    }
+
+    /// What the pipeline's rate limits ask of this push (see [`Pace`]).
+    pub(crate) fn pace(&self) -> Pace {
+        self.pace
     }
 
     pub(crate) fn entry_count(&self) -> usize {

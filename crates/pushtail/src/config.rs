@@ -518,6 +518,13 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             job: job.clone(),
             warning: w.clone(),
         }));
+        // `limit` (drop: false) holds a push at most as long as the
+        // listener serving this job waits for queue room.
+        let push_timeout = match &sc.loki_push_api {
+            Some(api) => api.server.push_timeout,
+            None => config.server.push_timeout,
+        };
+        let pipeline = pipeline.with_max_delay(push_timeout.get());
         let pipeline = if overrides.inspect {
             pipeline.with_inspector(crate::dry_run::stderr_inspector())
         } else {

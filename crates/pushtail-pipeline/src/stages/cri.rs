@@ -201,7 +201,7 @@ mod tests {
 
     fn push(p: &Pipeline, line: &str) -> String {
         let mut out = Vec::new();
-        p.process(
+        let _ = p.process(
             PipelineEntry {
                 labels: LabelSet::default(),
                 entry: Entry::new(1, line.to_owned()),

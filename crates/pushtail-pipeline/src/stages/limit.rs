@@ -4,19 +4,24 @@
 //! when full, like Promtail's generational map).
 //!
 //! With `drop: true` entries over the limit are dropped
-//! (`ratelimit_drop_stage`). Promtail's `drop: false` blocks the pipeline
-//! until a token is free; pushtail never blocks a request, so with
-//! `drop: false` over-limit entries pass through unchanged (the limit then
-//! only applies through `drop: true`). Time is the processing wall clock.
+//! (`ratelimit_drop_stage`). With `drop: false` Promtail blocks the
+//! pipeline until a token is free; here the stage reserves the next token
+//! (the bucket goes into debt, as Go's `rate.Limiter.Wait` does) and sets
+//! the entry's [`Pace`] to the instant it is due; the receiver holds the
+//! push until then, without a thread. A token due later than the
+//! pipeline's maximum delay (the server's `push_timeout`) is not reserved
+//! and the push is refused ([`Pace::Refuse`], a 503 the pusher retries).
+//! Time is the processing wall clock.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use super::{parse_config, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
+use crate::pipeline::Pace;
 
 const DROP_REASON: &str = "ratelimit_drop_stage";
 pub(crate) const DROPPED_BY_LABEL_TOTAL: &str = "logentry_dropped_lines_by_label_total";
@@ -83,17 +88,38 @@ pub(crate) fn build(
 }
 
 impl Limit {
-    /// Takes a token if one is available at `now`.
-    fn allow(&self, b: &mut Bucket, now: Instant) -> bool {
+    /// Refills `b` up to `now`.
+    fn refill(&self, b: &mut Bucket, now: Instant) {
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
         b.last = now;
+    }
+
+    /// Takes a token if one is available at `now`.
+    fn allow(&self, b: &mut Bucket, now: Instant) -> bool {
+        self.refill(b, now);
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+
+    /// Reserves the next token, however far ahead, unless it is due later
+    /// than `max_delay` from `now`.
+    fn reserve(&self, b: &mut Bucket, now: Instant, max_delay: Duration) -> Pace {
+        self.refill(b, now);
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            return Pace::Now;
+        }
+        let wait = (1.0 - b.tokens) / self.rate;
+        if wait > max_delay.as_secs_f64() {
+            return Pace::Refuse;
+        }
+        b.tokens -= 1.0;
+        Pace::NotBefore(now + Duration::from_secs_f64(wait))
     }
 }
 
@@ -124,16 +150,35 @@ impl Stage for Limit {
         let Ok(mut bucket) = self.global.lock() else {
             return;
         };
-        if !self.allow(&mut bucket, now) && self.drop {
-            drop(bucket);
-            e.drop_with(DROP_REASON);
+        if self.drop {
+            if !self.allow(&mut bucket, now) {
+                drop(bucket);
+                e.drop_with(DROP_REASON);
+            }
+            return;
         }
+        let pace = self.reserve(&mut bucket, now, e.max_delay);
+        e.pace = e.pace.and(pace);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
+    use pushtail_proto::labels::LabelSet;
+    use pushtail_proto::model::Entry;
+
+    use crate::pipeline::{Pace, PipelineEntry};
     use crate::stages::testing::{config_error, pipeline, render, run};
+
+    fn entry(line: &str) -> PipelineEntry {
+        PipelineEntry {
+            labels: LabelSet::empty(),
+            entry: Entry::new(1000, line.to_owned()),
+            tenant: None,
+        }
+    }
 
     #[test]
     fn limit_drops_over_burst() {
@@ -144,11 +189,88 @@ mod tests {
     }
 
     #[test]
-    fn limit_without_drop_never_blocks_or_drops() {
-        let p = pipeline("- limit: {rate: 0.0001, burst: 1}");
+    fn limit_without_drop_paces_entries_then_refuses_past_the_max_delay() {
+        // 2 tokens a second, burst 2, at most 1 s of delay: the burst goes
+        // now, the next two are due 0.5 s and 1 s ahead, the fifth would be
+        // 1.5 s ahead and is refused without reserving.
+        let p = pipeline("- limit: {rate: 2, burst: 2}").with_max_delay(Duration::from_secs(1));
+        let start = Instant::now();
+        let mut paces = Vec::new();
         for _ in 0..5 {
-            assert_eq!(render(&run(&p, &[], "x")), "{} x");
+            let mut out = Vec::new();
+            paces.push(p.process(entry("x"), &mut out));
+            assert_eq!(render(&out), "{} x", "a paced entry is never dropped");
         }
+        assert_eq!(paces[..2], [Pace::Now, Pace::Now]);
+        let due = |pace: Pace| match pace {
+            Pace::NotBefore(t) => t.saturating_duration_since(start).as_secs_f64(),
+            other => panic!("{other:?}"),
+        };
+        // The test's own run time shifts the instants by at most that much.
+        let slack = start.elapsed().as_secs_f64();
+        assert!(
+            (0.5 - slack..=0.5 + slack).contains(&due(paces[2])),
+            "{paces:?}"
+        );
+        assert!(
+            (1.0 - slack..=1.0 + slack).contains(&due(paces[3])),
+            "{paces:?}"
+        );
+        assert_eq!(paces[4], Pace::Refuse);
+        // Folding a push's paces: a refusal wins, then the latest instant.
+        assert_eq!(paces[2].and(paces[3]), paces[3]);
+        assert_eq!(paces[3].and(Pace::Refuse), Pace::Refuse);
+        assert_eq!(Pace::Now.and(paces[2]), paces[2]);
+    }
+
+    #[test]
+    fn limit_without_drop_refusal_reserves_nothing() {
+        // With no room for delay every over-burst entry is refused, and the
+        // refusals pile up no debt: given room again, the next token is the
+        // one a second after the burst, not a hundred seconds away.
+        let p = pipeline("- limit: {rate: 1, burst: 1}").with_max_delay(Duration::ZERO);
+        let start = Instant::now();
+        let mut out = Vec::new();
+        assert_eq!(p.process(entry("a"), &mut out), Pace::Now);
+        for _ in 0..100 {
+            assert_eq!(p.process(entry("b"), &mut out), Pace::Refuse);
+        }
+        let p = p.with_max_delay(Duration::from_secs(2));
+        match p.process(entry("c"), &mut out) {
+            Pace::NotBefore(due) => {
+                let due = due.saturating_duration_since(start);
+                assert!(due <= Duration::from_secs(1) + start.elapsed(), "{due:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn limit_inside_match_and_after_multiline_paces_the_push() {
+        let p =
+            pipeline("- match: {selector: '{app=\"a\"}', stages: [{limit: {rate: 1, burst: 1}}]}")
+                .with_max_delay(Duration::from_secs(10));
+        let mut out = Vec::new();
+        let a = || PipelineEntry {
+            labels: LabelSet::from_pairs([("app", "a")]).unwrap(),
+            ..entry("x")
+        };
+        assert_eq!(p.process(a(), &mut out), Pace::Now);
+        assert!(matches!(p.process(a(), &mut out), Pace::NotBefore(_)));
+        assert_eq!(p.process(entry("other app"), &mut out), Pace::Now);
+
+        let p = pipeline("- multiline: {firstline: '^start'}\n- limit: {rate: 1, burst: 1}")
+            .with_max_delay(Duration::from_secs(10));
+        assert_eq!(p.process(entry("start 1"), &mut out), Pace::Now, "held");
+        assert_eq!(
+            p.process(entry("start 2"), &mut out),
+            Pace::Now,
+            "releases 1"
+        );
+        assert!(
+            matches!(p.process(entry("start 3"), &mut out), Pace::NotBefore(_)),
+            "releases 2, over the burst"
+        );
     }
 
     #[test]

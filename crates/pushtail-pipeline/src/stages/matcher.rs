@@ -119,7 +119,10 @@ impl Stage for Match {
 
     fn process_owned(&self, mut e: StageEntry, out: &mut Vec<StageEntry>) {
         match &self.action {
-            Action::Keep(stages) if self.selects(&e) => stages.run(e, out),
+            // Released entries carry their own pace to the outer runner.
+            Action::Keep(stages) if self.selects(&e) => {
+                let _ = stages.run(e, out);
+            }
             _ => {
                 self.process(&mut e);
                 out.push(e);

@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 
 use crate::entry::StageEntry;
 use crate::inspect::{render_diff, render_note, Snapshot};
-use crate::pipeline::{StageConfigError, StageWarning};
+use crate::pipeline::{Pace, StageConfigError, StageWarning};
 use crate::telemetry;
 
 mod cri;
@@ -351,32 +351,37 @@ impl StageList {
     }
 
     /// Runs `e` through every stage from `start`; surviving entries go to
-    /// `out`, dropped ones are counted.
-    pub(crate) fn run(&self, e: StageEntry, out: &mut Vec<StageEntry>) {
-        self.run_from(0, e, out);
+    /// `out`, dropped ones are counted. Returns the [`Pace`] of the entries
+    /// that ran (held ones pace the push that releases them).
+    pub(crate) fn run(&self, e: StageEntry, out: &mut Vec<StageEntry>) -> Pace {
+        self.run_from(0, e, out)
     }
 
-    fn run_from(&self, start: usize, mut e: StageEntry, out: &mut Vec<StageEntry>) {
+    fn run_from(&self, start: usize, mut e: StageEntry, out: &mut Vec<StageEntry>) -> Pace {
         for (i, stage) in self.stages.iter().enumerate().skip(start) {
             if stage.buffers() {
+                let mut pace = e.pace;
                 let mut released = Vec::new();
                 stage.process_owned(e, &mut released);
                 for r in released {
                     if let Some(reason) = &r.dropped {
                         telemetry::count_dropped(reason);
+                        pace = pace.and(r.pace);
                     } else {
-                        self.run_from(i + 1, r, out);
+                        pace = pace.and(self.run_from(i + 1, r, out));
                     }
                 }
-                return;
+                return pace;
             }
             stage.process(&mut e);
             if let Some(reason) = &e.dropped {
                 telemetry::count_dropped(reason);
-                return;
+                return e.pace;
             }
         }
+        let pace = e.pace;
         out.push(e);
+        pace
     }
 
     /// The inspecting twin of [`StageList::run`] (`-inspect`): also appends
@@ -387,8 +392,8 @@ impl StageList {
         e: StageEntry,
         out: &mut Vec<StageEntry>,
         report: &mut String,
-    ) {
-        self.run_inspected_from(0, e, out, report);
+    ) -> Pace {
+        self.run_inspected_from(0, e, out, report)
     }
 
     fn run_inspected_from(
@@ -397,11 +402,12 @@ impl StageList {
         mut e: StageEntry,
         out: &mut Vec<StageEntry>,
         report: &mut String,
-    ) {
+    ) -> Pace {
         for (i, stage) in self.stages.iter().enumerate().skip(start) {
             let name = self.names.get(i).map_or("unknown", String::as_str);
             let before = Snapshot::of(&e);
             if stage.buffers() {
+                let mut pace = e.pace;
                 let mut released = Vec::new();
                 stage.process_owned(e, &mut released);
                 if released.is_empty() {
@@ -411,20 +417,23 @@ impl StageList {
                     render_diff(name, &before, &Snapshot::of(&r), report);
                     if let Some(reason) = &r.dropped {
                         telemetry::count_dropped(reason);
+                        pace = pace.and(r.pace);
                     } else {
-                        self.run_inspected_from(i + 1, r, out, report);
+                        pace = pace.and(self.run_inspected_from(i + 1, r, out, report));
                     }
                 }
-                return;
+                return pace;
             }
             stage.process(&mut e);
             render_diff(name, &before, &Snapshot::of(&e), report);
             if let Some(reason) = &e.dropped {
                 telemetry::count_dropped(reason);
-                return;
+                return e.pace;
             }
         }
+        let pace = e.pace;
         out.push(e);
+        pace
     }
 
     /// Runs `e` through the stages in place, for nested lists inside a
@@ -460,9 +469,11 @@ impl StageList {
                 } else if let Some(report) = report.as_deref_mut() {
                     let name = self.names.get(i).map_or("unknown", String::as_str);
                     render_note(name, "held entry released", report);
-                    self.run_inspected_from(i + 1, r, out, report);
+                    // Nothing waits for a flush: a later `limit` only
+                    // reserves its token.
+                    let _ = self.run_inspected_from(i + 1, r, out, report);
                 } else {
-                    self.run_from(i + 1, r, out);
+                    let _ = self.run_from(i + 1, r, out);
                 }
             }
         }

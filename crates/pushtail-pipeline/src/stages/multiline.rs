@@ -184,7 +184,7 @@ mod tests {
 
     fn push(p: &Pipeline, app: &str, ts: i64, line: &str) -> String {
         let mut out = Vec::new();
-        p.process(
+        let _ = p.process(
             PipelineEntry {
                 labels: LabelSet::from_pairs([("app", app)]).unwrap(),
                 entry: Entry::new(ts, line.to_owned()),

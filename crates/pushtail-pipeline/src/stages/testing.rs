@@ -26,7 +26,7 @@ pub(crate) fn config_error(yaml: &str) -> String {
 /// Runs one entry with `labels` (Loki syntax pairs) and `line` at ts 1000.
 pub(crate) fn run(p: &Pipeline, labels: &[(&str, &str)], line: &str) -> Vec<PipelineEntry> {
     let mut out = Vec::new();
-    p.process(
+    let _ = p.process(
         PipelineEntry {
             labels: LabelSet::from_pairs(labels.iter().copied()).unwrap(),
             entry: Entry::new(1000, line.to_owned()),

@@ -413,3 +413,46 @@ async fn bad_stream_bodies_name_twenty_and_count_the_rest() {
     assert!(msg.ends_with("; ... and 4980 more bad streams\n"), "{msg}");
     assert_eq!(h.lines(), [(r#"{ok="1"}"#.to_owned(), "x".to_owned())]);
 }
+
+/// `limit` with `drop: false` (Promtail blocks until a token is free): the
+/// push is held until its last entry's token is due, then forwarded whole;
+/// a push whose tokens would come later than the pipeline's maximum delay
+/// is refused with a 503 and nothing of it is taken. Time is paused, so
+/// the hold costs nothing and is observed exactly.
+#[tokio::test(start_paused = true)]
+async fn limit_without_drop_holds_the_push_then_refuses_past_push_timeout() {
+    let stages: Vec<serde_yaml::Value> =
+        serde_yaml::from_str("- limit: {rate: 1, burst: 1}").unwrap();
+    let mut t = target("job", "/");
+    t.pipeline = Arc::new(
+        Pipeline::new(&stages)
+            .unwrap()
+            .with_max_delay(Duration::from_millis(1500)),
+    );
+    let mut h = Harness::with_queue(vec![t], 64, Duration::from_millis(1500));
+    let two = r#"{"streams":[{"stream":{"a":"1"},"values":[["1","x"],["2","y"]]}]}"#;
+    let start = tokio::time::Instant::now();
+    let (status, body) = h.push_json("/loki/api/v1/push", &[], two).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let held = start.elapsed();
+    assert!(
+        held >= Duration::from_millis(900),
+        "the second token is a second away: held {held:?}"
+    );
+    assert_eq!(h.rows().len(), 2);
+
+    // The bucket is a token in debt: the next token is two seconds away.
+    let (status, headers, body) = h
+        .call(
+            Method::POST,
+            "/loki/api/v1/push",
+            &[("content-type", "application/json")],
+            ONE_STREAM,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("limit stage"), "{body}");
+    assert!(body.contains("push_timeout"), "{body}");
+    assert_eq!(headers["retry-after"], "1");
+    assert!(h.rx.try_recv().is_err(), "a 503 takes nothing");
+}
