@@ -2,7 +2,7 @@
 //! `pipeline_stages` and shared by every request of that target.
 //!
 //! It converts entries to and from the stages' working form and never does
-//! I/O.
+//! I/O, except that building a `geoip` stage reads its database file.
 
 use std::time::{Duration, Instant};
 

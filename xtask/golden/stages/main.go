@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,8 @@ func main() {
 	write(*out, "json_numbers.json", jsonNumbers())
 	write(*out, "literals.json", literals())
 	write(*out, "logfmt.json", logfmtCases())
+	write(*out, "sprint_float.json", sprintFloats())
+	write(*out, "parse_ip.json", parseIPs())
 }
 
 func write(dir, name string, v any) {
@@ -307,6 +310,62 @@ func logfmtCases() []logfmtCase {
 		}
 		if err := d.Err(); err != nil {
 			c.Error = err.Error()
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// ---- fmt.Sprint of a float64 (the geoip stage's coordinates) ----
+
+type floatCase struct {
+	Input  float64 `json:"input"`
+	Output string  `json:"output"`
+}
+
+var floatInputs = []float64{
+	0, 1, -1, 0.5, 39.1027, -94.5778, 51.5142, -0.0931, 180, -180, 90, -90,
+	1e-4, 1.5e-4, 9.99e-5, 5e-5, -5e-5, 1e-5, 1.23456789e-7, 5e-324,
+	123456, 999999, 999999.9, 1e6, -1e6, 1234567, 1.5e6, 1e20, 1e21, 1e100,
+	0.1, 0.2, 0.30000000000000004, 1.0 / 3, 2.0 / 3, 100, 12.345678901234567,
+	1.7976931348623157e308, 2.2250738585072014e-308,
+}
+
+func sprintFloats() []floatCase {
+	out := make([]floatCase, 0, len(floatInputs))
+	for _, f := range floatInputs {
+		out = append(out, floatCase{Input: f, Output: fmt.Sprint(f)})
+	}
+	return out
+}
+
+// ---- net.ParseIP (the geoip stage's source) ----
+
+type ipCase struct {
+	Input string `json:"input"`
+	// The 16-byte form in hex (IPv4 as ::ffff:a.b.c.d); empty when
+	// net.ParseIP returns nil.
+	Output string `json:"output"`
+}
+
+var ipInputs = []string{
+	"1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5",
+	"01.2.3.4", "1.2.3.04", "1.2.3.0", " 1.2.3.4", "1.2.3.4 ", "1.2.3.4/24",
+	"1.2.3.-4", "+1.2.3.4", "1..3.4", "1.2.3.", "0x1.2.3.4", "1.2.3.4:80",
+	"::", "::1", "1::", "2001:db8::1", "2001:DB8::1", "2001:0db8:0000:0000:0000:0000:0000:0001",
+	"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8",
+	"1:2:3:4:5:6:7", "1::2::3", ":1::2", "1::2:", "12345::1", "01234::1",
+	"::ffff:1.2.3.4", "::FFFF:1.2.3.4", "::1.2.3.4", "64:ff9b::1.2.3.4",
+	"1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "::ffff:1.2.3", "::ffff:01.2.3.4",
+	"fe80::1%eth0", "[::1]", "", "localhost", "not-an-ip", "1.2.3.4\n", "١.٢.٣.٤",
+}
+
+func parseIPs() []ipCase {
+	out := make([]ipCase, 0, len(ipInputs))
+	for _, in := range ipInputs {
+		c := ipCase{Input: in}
+		if ip := net.ParseIP(in); ip != nil {
+			c.Output = hex.EncodeToString(ip.To16())
 		}
 		out = append(out, c)
 	}

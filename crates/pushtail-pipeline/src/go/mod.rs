@@ -4,8 +4,10 @@
 //! `testdata/`). Nothing here does I/O.
 
 pub(crate) mod case;
+pub(crate) mod float;
 pub(crate) mod json;
 pub(crate) mod layout;
 pub(crate) mod literal;
+pub(crate) mod net;
 pub(crate) mod re2;
 pub(crate) mod template;

@@ -24,7 +24,9 @@
 //! 5. Stateful stages use interior mutability (`Mutex`): a stage is shared
 //!    (`Send + Sync`) by every request of a target.
 //!
-//! Stages never do I/O and never block beyond a short `Mutex`.
+//! Stages never do I/O and never block beyond a short `Mutex`; the one
+//! exception is `geoip`, which reads its database file once, while its
+//! config is built.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -41,6 +43,7 @@ mod decolorize;
 mod docker;
 mod drop;
 mod eventlogmessage;
+mod geoip;
 mod json;
 mod labeldrop;
 mod labels;
@@ -180,6 +183,7 @@ pub(crate) const STAGE_TYPES: &[&str] = &[
     "docker",
     "drop",
     "eventlogmessage",
+    "geoip",
     "json",
     "labelallow",
     "labeldrop",
@@ -293,6 +297,7 @@ fn build_by_type(
         "multiline" => multiline::build(cfg, &ctx),
         "metrics" => metrics::build(cfg, &ctx),
         "eventlogmessage" => eventlogmessage::build(cfg, &ctx),
+        "geoip" => geoip::build(cfg, &ctx),
         _ => return None,
     })
 }
