@@ -147,7 +147,12 @@ fn check_syntax_catches_what_a_start_would() {
         ),
         (
             &format!("{with_client}    pipeline_stages:\n      - lables: {{a: b}}\n"),
-            &["pipeline_stages[0] (lables)", "did you mean \"labels\"", "static_labels"],
+            &[
+                "scrape_configs[0].pipeline_stages[0]: unsupported stage type \"lables\"",
+                "did you mean \"labels\"",
+                "static_labels",
+                "line 7",
+            ],
         ),
         (
             &format!("{with_client}    pipeline_stages:\n      - regex: {{expression: \"(a\"}}\n"),

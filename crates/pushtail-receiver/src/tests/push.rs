@@ -274,7 +274,7 @@ async fn label_work_is_cached_per_distinct_stream() {
 
 #[tokio::test]
 async fn pipeline_stages_run_per_entry_and_regroup_streams() {
-    let stages: Vec<serde_yaml::Value> =
+    let stages: Vec<pushtail_pipeline::StageConfig> =
         serde_yaml::from_str("- json: {expressions: {level: level}}\n- labels: {level: ''}\n")
             .unwrap();
     let mut t = target("job", "/");
