@@ -792,6 +792,54 @@ mod tests {
     }
 
     #[test]
+    fn stage_errors_name_path_and_line() {
+        let head = "scrape_configs:\n  - job_name: a\n    http: {}\n    pipeline_stages:\n";
+        let cases = [
+            (
+                "      - json: {expressions: {a: ''}}\n      - regex:\n          expression: {a: 1}\n",
+                "scrape_configs[0].pipeline_stages[1].regex.expression: invalid type: map, expected a string (line 7, column 23)",
+            ),
+            (
+                "      - sampling:\n",
+                "scrape_configs[0].pipeline_stages[0].sampling: missing field `rate` (line 5",
+            ),
+            (
+                "      - lables: {a: ''}\n",
+                "scrape_configs[0].pipeline_stages[0]: unsupported stage type \"lables\", did you mean \"labels\"?; valid types are cri,",
+            ),
+            (
+                "      - match:\n          selector: '{a=\"b\"}'\n          stages:\n            - {json: {}, regex: {}}\n",
+                "scrape_configs[0].pipeline_stages[0].match.stages[0]: a stage must be a map with one key, the stage type (line 8",
+            ),
+        ];
+        for (stages, want) in cases {
+            let err = parse(&format!("{head}{stages}"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.starts_with(want), "{stages}\n got: {err}\nwant: {want}");
+        }
+    }
+
+    #[test]
+    fn keys_stages_ignore_are_warnings_naming_job_stage_and_key() {
+        let text = "clients:\n  - url: http://x\nscrape_configs:\n  - job_name: a\n    http: {base_url: /a/}\n  - job_name: b\n    http: {base_url: /b/}\n    pipeline_stages:\n      - regex: {expression: a, bogus: 1}\n      - match:\n          selector: '{a=\"b\"}'\n          typo: x\n          stages:\n            - output: {source: a, extra: {deep: 1}}\n      - non_indexed_labels: {a: ''}\n      - metrics: {m: {type: Counter, config: {action: inc, typo: 2}}}\n";
+        let config = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.ignored_keys.is_empty(), "{:?}", config.ignored_keys);
+        let plan = plan(config, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                r#"job "b": pipeline_stages[0] (regex): unknown key "bogus" ignored"#,
+                r#"job "b": pipeline_stages[1] (match): unknown key "typo" ignored"#,
+                r#"job "b": pipeline_stages[1].stages[0] (output): unknown key "extra" ignored"#,
+                r#"job "b": pipeline_stages[3] (metrics): unknown key "m.config.typo" ignored"#,
+            ]
+        );
+    }
+
+    #[test]
     fn printed_config_hides_secrets() {
         let text = "clients:\n  - url: http://x\n    basic_auth: {username: u, password: hunter2}\n    bearer_token: tok1\nserver:\n  http_tls_config:\n    cert_file: /c.pem\n    key: \"-----BEGIN PRIVATE KEY-----\"\nscrape_configs:\n  - job_name: a\n    http:\n      basic_auth: {username: edge, password: s3cret}\n      bearer_token: tok2\n";
         let printed = crate::redact::redacted_yaml(text).unwrap_or_default();
