@@ -3,19 +3,21 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pushtail_pipeline::{Pipeline, PipelineEntry};
+use pushtail_pipeline::{Pipeline, PipelineEntry, StageConfig};
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
 use serde_yaml::{Mapping, Value};
 
-fn stage(name: &str, pairs: &[(&str, Value)]) -> Value {
+/// One stage from its type and fields, built as a YAML value so that any
+/// layout string needs no quoting.
+fn stage(name: &str, pairs: &[(&str, Value)]) -> StageConfig {
     let mut body = Mapping::new();
     for (k, v) in pairs {
         body.insert(Value::from(*k), v.clone());
     }
     let mut stage = Mapping::new();
     stage.insert(Value::from(name), Value::Mapping(body));
-    Value::Mapping(stage)
+    serde_yaml::from_value(Value::Mapping(stage)).expect("string fields of a known stage")
 }
 
 fuzz_target!(|data: &[u8]| {

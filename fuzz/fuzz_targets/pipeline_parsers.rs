@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use pushtail_pipeline::{Pipeline, PipelineEntry};
+use pushtail_pipeline::{Pipeline, PipelineEntry, StageConfig};
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
 
@@ -25,8 +25,7 @@ fn pipelines() -> &'static [Pipeline] {
         PIPELINES
             .iter()
             .map(|yaml| {
-                let stages: Vec<serde_yaml::Value> =
-                    serde_yaml::from_str(yaml).expect("stage yaml");
+                let stages: Vec<StageConfig> = serde_yaml::from_str(yaml).expect("stage yaml");
                 Pipeline::new(&stages).unwrap_or_else(|e| panic!("{yaml}: {e}"))
             })
             .collect()

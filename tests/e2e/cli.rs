@@ -147,11 +147,23 @@ fn check_syntax_catches_what_a_start_would() {
         ),
         (
             &format!("{with_client}    pipeline_stages:\n      - lables: {{a: b}}\n"),
-            &["pipeline_stages[0] (lables)", "did you mean \"labels\"", "static_labels"],
+            &[
+                "scrape_configs[0].pipeline_stages[0]: unsupported stage type \"lables\"",
+                "did you mean \"labels\"",
+                "static_labels",
+                "line 7",
+            ],
         ),
         (
             &format!("{with_client}    pipeline_stages:\n      - regex: {{expression: \"(a\"}}\n"),
             &["pipeline_stages[0] (regex)", "unclosed group"],
+        ),
+        (
+            &format!("{with_client}    pipeline_stages:\n      - regex:\n          expression: [a]\n"),
+            &[
+                "scrape_configs[0].pipeline_stages[0].regex.expression: invalid type: sequence",
+                "line 8",
+            ],
         ),
         (
             "clients:\n  - url: http://x\nscrape_configs:\n  - job_name: a\n    http:\n      labels: {a: [}\n",
@@ -194,7 +206,7 @@ fn check_syntax_catches_what_a_start_would() {
 
 #[test]
 fn check_syntax_shows_the_warnings_a_start_logs() {
-    let yaml = "server: {http_path_prefix: /logs}\npositions: {filename: /tmp/p.yaml}\nclients:\n  - url: http://127.0.0.1:1/loki/api/v1/push\n";
+    let yaml = "server: {http_path_prefix: /logs}\npositions: {filename: /tmp/p.yaml}\nclients:\n  - url: http://127.0.0.1:1/loki/api/v1/push\nscrape_configs:\n  - job_name: a\n    http: {base_url: /a/}\n    pipeline_stages:\n      - regex: {expression: a, bogus: 1}\n      - match:\n          selector: '{a=\"b\"}'\n          stages:\n            - output: {source: a, extra: {deep: 1}}\n";
     let path = write_config(yaml);
     let arg = format!("-config.file={}", path.display());
     let (code, stdout, stderr) = run_to_end(
@@ -214,6 +226,8 @@ fn check_syntax_shows_the_warnings_a_start_logs() {
         "flag -positions.file is accepted",
         "server.http_path_prefix \"/logs\" is not supported",
         "flag -client.timeout only configures the client -client.url adds",
+        "job \"a\": pipeline_stages[0] (regex): unknown key \"bogus\" ignored",
+        "job \"a\": pipeline_stages[1].stages[0] (output): unknown key \"extra\" ignored",
     ] {
         assert!(stderr.contains(want), "missing {want:?} in {stderr}");
     }

@@ -119,3 +119,26 @@ fn only_the_binary_and_xtask_use_anyhow() {
         );
     }
 }
+
+/// Stage lists are typed (`Vec<StageConfig>`), so the pipeline library
+/// needs no YAML model: serde_yaml (and serde_ignored, which the binary
+/// applies) may only be its dev-dependencies.
+#[test]
+fn the_pipeline_library_does_not_depend_on_serde_yaml() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../pushtail-pipeline/Cargo.toml"
+    );
+    let text = std::fs::read_to_string(path).expect("reading the pipeline's Cargo.toml");
+    let normal = text
+        .split("\n[dependencies]\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .expect("a [dependencies] table");
+    for dep in ["serde_yaml", "serde_ignored"] {
+        assert!(
+            !normal.lines().any(|l| l.starts_with(dep)),
+            "pushtail-pipeline depends on {dep}"
+        );
+    }
+}

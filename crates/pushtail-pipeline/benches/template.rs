@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // bench setup on constant inputs
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use pushtail_pipeline::{Pipeline, PipelineEntry};
+use pushtail_pipeline::{Pipeline, PipelineEntry, StageConfig};
 use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
 
@@ -24,7 +24,7 @@ const STAGES: &str = r#"
 "#;
 
 fn bench(c: &mut Criterion) {
-    let stages: Vec<serde_yaml::Value> = serde_yaml::from_str(STAGES).unwrap();
+    let stages: Vec<StageConfig> = serde_yaml::from_str(STAGES).unwrap();
     let pipeline = Pipeline::new(&stages).unwrap();
     let input = PipelineEntry {
         labels: LabelSet::from_pairs([("job", "app")]).unwrap(),

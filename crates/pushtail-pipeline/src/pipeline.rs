@@ -10,26 +10,17 @@ use pushtail_proto::labels::LabelSet;
 use pushtail_proto::model::Entry;
 use pushtail_proto::tenant::TenantId;
 
+use crate::config::StageConfig;
 use crate::entry::StageEntry;
 use crate::inspect::Inspector;
 use crate::stages::StageList;
 
-/// A `pipeline_stages` config error, naming the stage's place, type and field.
+/// A `pipeline_stages` config error found while building (what types alone
+/// cannot check: regexes, selectors, templates, ranges), naming the stage's
+/// place, type and field. Shape and type errors are the deserialiser's
+/// (see [`crate::StageConfig`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StageConfigError {
-    #[error("{path}: a stage must be a map with one key, the stage type")]
-    Shape { path: String },
-    #[error(
-        "{path} ({stage}): unsupported stage type{}; valid types are {}",
-        suggestion.map(|s| format!(", did you mean {s:?}?")).unwrap_or_default(),
-        crate::stages::STAGE_TYPES.join(", ")
-    )]
-    UnknownType {
-        path: String,
-        stage: String,
-        /// The closest known type, when one is close.
-        suggestion: Option<&'static str>,
-    },
     #[error("{path} ({stage}): field {field:?}: {reason}")]
     Field {
         path: String,
@@ -42,18 +33,6 @@ pub enum StageConfigError {
         path: String,
         stage: String,
         reason: String,
-    },
-}
-
-/// A `pipeline_stages` key that was ignored: Promtail ignores unknown keys
-/// inside a stage, so pushtail loads such configs and warns instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StageWarning {
-    #[error("{path} ({stage}): unknown key {key:?} ignored")]
-    UnknownKey {
-        path: String,
-        stage: String,
-        key: String,
     },
 }
 
@@ -103,7 +82,6 @@ pub struct PipelineEntry {
 #[derive(Default)]
 pub struct Pipeline {
     stages: StageList,
-    warnings: Vec<StageWarning>,
     /// `-inspect`: where per-stage changes go; `None` runs the plain path.
     inspector: Option<Inspector>,
     /// The longest a `limit` stage may hold a push back.
@@ -117,14 +95,10 @@ impl std::fmt::Debug for Pipeline {
 }
 
 impl Pipeline {
-    /// Builds the stages from the YAML list under `pipeline_stages`.
-    pub fn new(stages: &[serde_yaml::Value]) -> Result<Pipeline, StageConfigError> {
-        crate::stages::take_warnings();
-        let stages = StageList::build("pipeline_stages", stages);
-        let warnings = crate::stages::take_warnings();
+    /// Builds the stages of a target's `pipeline_stages`.
+    pub fn new(stages: &[StageConfig]) -> Result<Pipeline, StageConfigError> {
         Ok(Pipeline {
-            stages: stages?,
-            warnings,
+            stages: StageList::build("pipeline_stages", stages)?,
             inspector: None,
             max_delay: DEFAULT_MAX_DELAY,
         })
@@ -144,11 +118,6 @@ impl Pipeline {
     pub fn with_inspector(mut self, inspector: Inspector) -> Pipeline {
         self.inspector = Some(inspector);
         self
-    }
-
-    /// What loading the config ignored (unknown keys), for the caller to log.
-    pub fn warnings(&self) -> &[StageWarning] {
-        &self.warnings
     }
 
     /// A pipeline with no stages.
@@ -250,79 +219,17 @@ mod tests {
                 r#"pipeline_stages[1] (json): field "expressions": JMES expression is required"#,
             ),
             (
-                "- frobnicate: {}",
-                "pipeline_stages[0] (frobnicate): unsupported stage type; valid types are cri, decolorize,",
+                "- non_indexed_labels: {}",
+                "pipeline_stages[0] (structured_metadata): at least one label source is required",
             ),
             (
-                "- static_labels: {a: b}\n- lables: {}",
-                "pipeline_stages[1] (lables): unsupported stage type, did you mean \"labels\"?; valid types are cri,",
-            ),
-            (
-                "- {json: {}, regex: {}}",
-                "pipeline_stages[0]: a stage must be a map with one key, the stage type",
-            ),
-            (
-                "- just-a-string",
-                "pipeline_stages[0]: a stage must be a map with one key, the stage type",
+                "- match: {selector: '{a=\"b\"}', stages: [{regex: {expression: '('}}]}",
+                r#"pipeline_stages[0].stages[0] (regex): field "expression": invalid regex"#,
             ),
         ] {
             let got = config_error(yaml);
             assert!(got.starts_with(want), "{yaml}: {got}");
         }
-    }
-
-    #[test]
-    fn every_listed_stage_type_is_known() {
-        for name in crate::stages::STAGE_TYPES {
-            let err = Pipeline::new(
-                &serde_yaml::from_str::<Vec<serde_yaml::Value>>(&format!("- {name}: {{}}"))
-                    .unwrap_or_default(),
-            )
-            .err();
-            assert!(
-                !matches!(err, Some(StageConfigError::UnknownType { .. })),
-                "{name}"
-            );
-        }
-        let cases = [
-            ("lables", Some("labels")),
-            ("jsno", Some("json")),
-            ("timestmp", Some("timestamp")),
-            ("staticlabels", Some("static_labels")),
-            ("kubernetes", None),
-        ];
-        for (typo, want) in cases {
-            assert_eq!(crate::stages::closest_stage_type(typo), want, "{typo}");
-        }
-    }
-
-    #[test]
-    fn unknown_keys_are_warnings_naming_key_and_stage() {
-        let yaml = "- regex: {expression: a, bogus: 1}\n- match: {selector: '{a=\"b\"}', typo: x, stages: [{output: {source: a, extra: {deep: 1}}}]}\n- json: {expressions: {a: ''}}";
-        let v: Vec<serde_yaml::Value> = serde_yaml::from_str(yaml).unwrap();
-        let p = Pipeline::new(&v).unwrap();
-        let got: Vec<String> = p.warnings().iter().map(ToString::to_string).collect();
-        assert_eq!(
-            got,
-            [
-                r#"pipeline_stages[0] (regex): unknown key "bogus" ignored"#,
-                r#"pipeline_stages[1].stages[0] (output): unknown key "extra" ignored"#,
-                r#"pipeline_stages[1] (match): unknown key "typo" ignored"#,
-            ]
-        );
-        assert!(pipeline("- json: {expressions: {a: ''}}")
-            .warnings()
-            .is_empty());
-
-        let p = pipeline("- template: {source: a, template: '{{ .Value }}', tmeplate: x}\n- replace: {expression: a, replace: b, sorce: c}");
-        let got: Vec<String> = p.warnings().iter().map(ToString::to_string).collect();
-        assert_eq!(
-            got,
-            [
-                r#"pipeline_stages[0] (template): unknown key "tmeplate" ignored"#,
-                r#"pipeline_stages[1] (replace): unknown key "sorce" ignored"#,
-            ]
-        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use pushtail_client::config::ClientConfig;
 use pushtail_pipeline::relabel::{RelabelConfig, RelabelRules};
-use pushtail_pipeline::Pipeline;
+use pushtail_pipeline::{Pipeline, StageConfig};
 use pushtail_proto::tenant::TenantId;
 use pushtail_receiver::config::{HttpTargetConfig, LokiPushApiConfig, ServerConfig};
 use pushtail_receiver::{ListenerSpec, TargetSpec};
@@ -91,10 +91,29 @@ pub enum ConfigWarning {
     /// `loki_push_api.server`).
     PathPrefix { place: String, prefix: String },
     /// An unknown key inside a pipeline stage (ignored, as Promtail does).
-    Stage {
-        job: String,
-        warning: pushtail_pipeline::StageWarning,
-    },
+    Stage { job: String, warning: StageWarning },
+    /// An unknown key elsewhere that serde ignored (every struct outside
+    /// the stages denies unknown keys, so this names a missed one).
+    UnknownKey(String),
+}
+
+/// A key inside a pipeline stage that the stage ignored: Promtail ignores
+/// unknown keys inside a stage, so pushtail loads such configs and warns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageWarning {
+    /// The stage's place: `pipeline_stages[1]`, `pipeline_stages[1].stages[0]`.
+    pub path: String,
+    /// The stage type.
+    pub stage: String,
+    /// The key, relative to the stage's config (`typo`, `m.config.typo`).
+    pub key: String,
+}
+
+impl std::fmt::Display for StageWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let StageWarning { path, stage, key } = self;
+        write!(f, "{path} ({stage}): unknown key {key:?} ignored")
+    }
 }
 
 impl std::fmt::Display for ConfigWarning {
@@ -113,6 +132,9 @@ impl std::fmt::Display for ConfigWarning {
                 "{place}.http_path_prefix {prefix:?} is not supported and is ignored; use base_url on the targets"
             ),
             ConfigWarning::Stage { job, warning } => write!(f, "job {job:?}: {warning}"),
+            ConfigWarning::UnknownKey(path) => {
+                write!(f, "config key {path} is not known and is ignored")
+            }
             ConfigWarning::ClientFlagWithoutUrl(flag) => write!(
                 f,
                 "flag {flag} only configures the client -client.url adds, and -client.url is not given; it is ignored"
@@ -149,6 +171,10 @@ pub struct Config {
     pub options: Option<serde_yaml::Value>,
     #[serde(default)]
     pub tracing: Option<serde_yaml::Value>,
+    /// Ignored keys outside the stages (filled by [`parse`]; none while
+    /// every such struct denies unknown keys).
+    #[serde(skip)]
+    pub ignored_keys: Vec<String>,
 }
 
 /// One `scrape_configs` item: a push target and what to do with its streams.
@@ -164,10 +190,15 @@ pub struct ScrapeConfig {
     #[serde(default, alias = "relabel_rules")]
     pub relabel_configs: Vec<RelabelConfig>,
     #[serde(default)]
-    pub pipeline_stages: Vec<serde_yaml::Value>,
+    pub pipeline_stages: Vec<StageConfig>,
+    /// Keys the stages ignored (filled by [`parse`]).
+    #[serde(skip)]
+    pub stage_warnings: Vec<StageWarning>,
 }
 
 /// Parses YAML text into a [`Config`]; errors name the key path and line.
+/// Keys that serde ignores (only stage configs ignore keys, as Promtail
+/// does) are collected with their path, for the warnings.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
     if text
         .lines()
@@ -176,7 +207,14 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         return Err(ConfigError::Empty);
     }
     let de = serde_yaml::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut ignored: Vec<Vec<Segment>> = Vec::new();
+    let mut record = |path: serde_ignored::Path<'_>| {
+        let mut segments = Vec::new();
+        Segment::collect(&path, &mut segments);
+        ignored.push(segments);
+    };
+    let de = serde_ignored::Deserializer::new(de, &mut record);
+    let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = match inner.location() {
@@ -188,12 +226,13 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             }
             None => inner.to_string(),
         };
-        // serde_yaml may start its message with the path; say it once.
-        let message = message
-            .strip_prefix(path.as_str())
-            .and_then(|m| m.strip_prefix(": "))
-            .map(str::to_owned)
-            .unwrap_or(message);
+        // serde_yaml may start its message with the path, or with a parent
+        // of it when the error surfaced above the value it is about (a
+        // stage's null config missing a field); say it once.
+        let message = match message.split_once(": ") {
+            Some((head, rest)) if !head.is_empty() && path.starts_with(head) => rest.to_owned(),
+            _ => message,
+        };
         // A YAML syntax error leaves serde's path unknown (`?`): name the
         // keys that lead to the bad line instead.
         let path = if path == "?" || path.contains(".?") || path.ends_with('?') {
@@ -209,7 +248,99 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             path: if path == "." { "config".into() } else { path },
             message,
         }
-    })
+    })?;
+    for segments in ignored {
+        match stage_warning(&segments) {
+            Some((index, warning)) => match config.scrape_configs.get_mut(index) {
+                Some(sc) => sc.stage_warnings.push(warning),
+                None => config.ignored_keys.push(render_key(&segments)),
+            },
+            None => config.ignored_keys.push(render_key(&segments)),
+        }
+    }
+    Ok(config)
+}
+
+/// One step of an ignored key's path.
+enum Segment {
+    Index(usize),
+    Key(String),
+}
+
+impl Segment {
+    /// Appends `path`'s steps, root first; serde_ignored's steps for
+    /// options and newtypes name nothing in the file and are left out.
+    fn collect(path: &serde_ignored::Path<'_>, out: &mut Vec<Segment>) {
+        use serde_ignored::Path;
+        match path {
+            Path::Root => {}
+            Path::Seq { parent, index } => {
+                Segment::collect(parent, out);
+                out.push(Segment::Index(*index));
+            }
+            Path::Map { parent, key } => {
+                Segment::collect(parent, out);
+                out.push(Segment::Key(key.clone()));
+            }
+            Path::Some { parent }
+            | Path::NewtypeStruct { parent }
+            | Path::NewtypeVariant { parent } => Segment::collect(parent, out),
+        }
+    }
+}
+
+/// `a.b[0].c`.
+fn render_key(segments: &[Segment]) -> String {
+    let mut out = String::new();
+    for segment in segments {
+        match segment {
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+            Segment::Key(k) if out.is_empty() => out.push_str(k),
+            Segment::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+        }
+    }
+    out
+}
+
+/// The scrape config index and warning for a key ignored inside a stage:
+/// `scrape_configs[0].pipeline_stages[1].match.stages[0].output.extra` is
+/// key `extra` of the `output` stage at `pipeline_stages[1].stages[0]`.
+fn stage_warning(segments: &[Segment]) -> Option<(usize, StageWarning)> {
+    use Segment::{Index, Key};
+    let [Key(scrape_configs), Index(job), Key(list), rest @ ..] = segments else {
+        return None;
+    };
+    if scrape_configs != "scrape_configs" || list != "pipeline_stages" {
+        return None;
+    }
+    let mut rest = rest;
+    let mut path = String::from("pipeline_stages");
+    loop {
+        let [Index(index), Key(stage), tail @ ..] = rest else {
+            return None;
+        };
+        path.push_str(&format!("[{index}]"));
+        match tail {
+            [] => return None,
+            [Key(field), nested @ ..]
+                if stage == "match" && field == "stages" && !nested.is_empty() =>
+            {
+                path.push_str(".stages");
+                rest = nested;
+            }
+            key => {
+                let warning = StageWarning {
+                    path,
+                    stage: stage.clone(),
+                    key: render_key(key),
+                };
+                return Some((*job, warning));
+            }
+        }
+    }
 }
 
 /// The key path (`scrape_configs[0].http`) that encloses line `line`
@@ -514,7 +645,7 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             job: job.clone(),
             source: Box::new(e),
         })?;
-        warnings.extend(pipeline.warnings().iter().map(|w| ConfigWarning::Stage {
+        warnings.extend(sc.stage_warnings.iter().map(|w| ConfigWarning::Stage {
             job: job.clone(),
             warning: w.clone(),
         }));
@@ -605,6 +736,12 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
         .into_iter()
         .filter_map(|(key, set)| set.then_some(ConfigWarning::IgnoredKey(key))),
     );
+    warnings.extend(
+        config
+            .ignored_keys
+            .into_iter()
+            .map(ConfigWarning::UnknownKey),
+    );
     Ok(Plan {
         server: config.server,
         warnings,
@@ -659,6 +796,54 @@ mod tests {
         assert!(err.contains("bse_url"), "{err}");
         assert!(err.contains("scrape_configs[0].http"), "{err}");
         assert!(err.contains("line 6"), "{err}");
+    }
+
+    #[test]
+    fn stage_errors_name_path_and_line() {
+        let head = "scrape_configs:\n  - job_name: a\n    http: {}\n    pipeline_stages:\n";
+        let cases = [
+            (
+                "      - json: {expressions: {a: ''}}\n      - regex:\n          expression: {a: 1}\n",
+                "scrape_configs[0].pipeline_stages[1].regex.expression: invalid type: map, expected a string (line 7, column 23)",
+            ),
+            (
+                "      - sampling:\n",
+                "scrape_configs[0].pipeline_stages[0].sampling: missing field `rate` (line 5",
+            ),
+            (
+                "      - lables: {a: ''}\n",
+                "scrape_configs[0].pipeline_stages[0]: unsupported stage type \"lables\", did you mean \"labels\"?; valid types are cri,",
+            ),
+            (
+                "      - match:\n          selector: '{a=\"b\"}'\n          stages:\n            - {json: {}, regex: {}}\n",
+                "scrape_configs[0].pipeline_stages[0].match.stages[0]: a stage must be a map with one key, the stage type (line 8",
+            ),
+        ];
+        for (stages, want) in cases {
+            let err = parse(&format!("{head}{stages}"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.starts_with(want), "{stages}\n got: {err}\nwant: {want}");
+        }
+    }
+
+    #[test]
+    fn keys_stages_ignore_are_warnings_naming_job_stage_and_key() {
+        let text = "clients:\n  - url: http://x\nscrape_configs:\n  - job_name: a\n    http: {base_url: /a/}\n  - job_name: b\n    http: {base_url: /b/}\n    pipeline_stages:\n      - regex: {expression: a, bogus: 1}\n      - match:\n          selector: '{a=\"b\"}'\n          typo: x\n          stages:\n            - output: {source: a, extra: {deep: 1}}\n      - non_indexed_labels: {a: ''}\n      - metrics: {m: {type: Counter, config: {action: inc, typo: 2}}}\n";
+        let config = parse(text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.ignored_keys.is_empty(), "{:?}", config.ignored_keys);
+        let plan = plan(config, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                r#"job "b": pipeline_stages[0] (regex): unknown key "bogus" ignored"#,
+                r#"job "b": pipeline_stages[1] (match): unknown key "typo" ignored"#,
+                r#"job "b": pipeline_stages[1].stages[0] (output): unknown key "extra" ignored"#,
+                r#"job "b": pipeline_stages[3] (metrics): unknown key "m.config.typo" ignored"#,
+            ]
+        );
     }
 
     #[test]

@@ -21,11 +21,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::docker::parse_rfc3339_nano;
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `cri` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CriConfig {
     #[serde(default)]
     max_partial_lines: Option<u64>,
     #[serde(default)]
@@ -50,11 +51,7 @@ struct CriStage {
     partial: Mutex<HashMap<u64, StageEntry>>,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &CriConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     let max_partial_lines = match cfg.max_partial_lines {
         None => 100,
         Some(0) => {

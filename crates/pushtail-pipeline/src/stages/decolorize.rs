@@ -8,15 +8,16 @@ use std::sync::OnceLock;
 use regex::bytes::Regex;
 use serde::Deserialize;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 /// ESC or CSI, optional intermediates, then either an OSC-style string
 /// ended by BEL or a CSI sequence ended by its final byte.
 const ANSI: &str = r"[\x{1b}\x{9b}][\[\]()#;?]*(?:(?:(?:[a-zA-Z\d]*(?:;[a-zA-Z\d]*)*)?\x{07})|(?:(?:\d{1,4}(?:;\d{0,4})*)?[\dA-PRZcf-ntqry=><~]))";
 
-#[derive(Deserialize)]
-struct Config {}
+/// The `decolorize` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DecolorizeConfig {}
 
 struct Decolorize {
     re: &'static Regex,
@@ -32,10 +33,9 @@ fn ansi() -> Result<&'static Regex, regex::Error> {
 }
 
 pub(crate) fn build(
-    cfg: &serde_yaml::Value,
+    _cfg: &DecolorizeConfig,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
-    let _: Config = parse_config(cfg)?;
     let re = ansi().map_err(FieldError::new)?;
     Ok(Box::new(Decolorize { re }))
 }

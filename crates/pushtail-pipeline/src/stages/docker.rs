@@ -4,22 +4,44 @@
 //! implemented directly. A line that is not Docker JSON passes unchanged;
 //! an unparsable time leaves the timestamp unchanged.
 
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
+
+/// The `docker` stage's config: it takes none, and unlike other stages
+/// refuses any key (an empty map or nothing at all).
+#[derive(Debug, Clone)]
+pub struct DockerConfig;
+
+/// The refusal of any `docker` config.
+const NO_CONFIG: &str = "docker takes no configuration";
+
+impl<'de> Deserialize<'de> for DockerConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Empty;
+        impl<'de> Visitor<'de> for Empty {
+            type Value = DockerConfig;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "an empty map ({NO_CONFIG})")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DockerConfig, A::Error> {
+                match map.next_key::<de::IgnoredAny>()? {
+                    Some(_) => Err(de::Error::custom(NO_CONFIG)),
+                    None => Ok(DockerConfig),
+                }
+            }
+        }
+        d.deserialize_map(Empty)
+    }
+}
 
 struct DockerStage;
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let _: serde_yaml::Mapping =
-        parse_config(cfg).map_err(|_| FieldError::new("docker takes no configuration"))?;
-    if cfg.as_mapping().is_some_and(|m| !m.is_empty()) {
-        return Err(FieldError::new("docker takes no configuration"));
-    }
+pub(crate) fn build(_cfg: &DockerConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     Ok(Box::new(DockerStage))
 }
 
@@ -86,8 +108,9 @@ mod tests {
             ),
         ];
         check_table(rows);
+        // Refused while deserialising, so the error has the key path.
         assert!(
-            config_error("- docker: {a: 1}").contains("(docker): docker takes no configuration")
+            config_error("- docker: {a: 1}").contains("[0].docker: docker takes no configuration")
         );
     }
 }

@@ -13,18 +13,19 @@ use pushtail_proto::units::{ByteSize, Duration};
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{compile_regex, parse_config, BuildCtx, FieldError, Stage};
+use super::{compile_regex, BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum Source {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
-struct Config {
+/// The `drop` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DropConfig {
     #[serde(default)]
     source: Option<Source>,
     #[serde(default)]
@@ -50,11 +51,7 @@ struct Drop {
     reason: Cow<'static, str>,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &DropConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.source.is_none()
         && cfg.expression.is_none()
         && cfg.older_than.is_none()
@@ -88,16 +85,16 @@ pub(crate) fn build(
         ),
         None => None,
     };
-    let reason = match cfg.drop_counter_reason {
-        Some(r) if !r.is_empty() => Cow::Owned(r),
+    let reason = match &cfg.drop_counter_reason {
+        Some(r) if !r.is_empty() => Cow::Owned(r.clone()),
         _ => Cow::Borrowed("drop_stage"),
     };
     Ok(Box::new(Drop {
-        sources: cfg.source.map(|s| match s {
-            Source::One(s) => vec![s],
-            Source::Many(v) => v,
+        sources: cfg.source.as_ref().map(|s| match s {
+            Source::One(s) => vec![s.clone()],
+            Source::Many(v) => v.clone(),
         }),
-        separator: cfg.separator.unwrap_or_else(|| ";".to_owned()),
+        separator: cfg.separator.clone().unwrap_or_else(|| ";".to_owned()),
         regex,
         older_than_ns,
         longer_than: cfg.longer_than.map(ByteSize::as_usize),

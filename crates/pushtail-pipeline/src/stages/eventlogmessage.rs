@@ -16,11 +16,12 @@ use pushtail_proto::labels::is_valid_label_name;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `eventlogmessage` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventLogMessageConfig {
     #[serde(default)]
     source: Option<String>,
     #[serde(default)]
@@ -36,11 +37,10 @@ struct EventLogMessage {
 }
 
 pub(crate) fn build(
-    cfg: &serde_yaml::Value,
+    cfg: &EventLogMessageConfig,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
-    let source = match cfg.source {
+    let source = match cfg.source.clone() {
         None => "message".to_owned(),
         Some(s) if s.is_empty() => return Err(FieldError::field("source", "empty source")),
         Some(s) => s,

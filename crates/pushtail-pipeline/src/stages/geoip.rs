@@ -20,7 +20,7 @@ use maxminddb::Reader;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::{check_source, parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 use crate::go;
 
@@ -44,11 +44,7 @@ pub struct GeoipConfig {
     pub db_type: String,
 }
 
-pub(crate) fn build(cfg: &serde_yaml::Value, ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
-    build_from(&parse_config(cfg)?, ctx)
-}
-
-fn build_from(cfg: &GeoipConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
+pub(crate) fn build(cfg: &GeoipConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.db.is_empty() {
         return Err(FieldError::field("db", "db path cannot be empty"));
     }

@@ -10,14 +10,15 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_source, parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 /// Drop reason for `drop_malformed`.
 const MALFORMED_REASON: &str = "malformed_json";
 
-#[derive(Deserialize)]
-struct Config {
+/// The `json` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JsonConfig {
     #[serde(default)]
     expressions: BTreeMap<String, Option<String>>,
     #[serde(default)]
@@ -40,11 +41,7 @@ struct JsonStage {
     drop_malformed: bool,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &JsonConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.expressions.is_empty() {
         return Err(FieldError::field(
             "expressions",
@@ -53,8 +50,9 @@ pub(crate) fn build(
     }
     check_source(&cfg.source)?;
     let mut queries = Vec::with_capacity(cfg.expressions.len());
-    for (name, expr) in cfg.expressions {
+    for (name, expr) in &cfg.expressions {
         let expr = expr
+            .clone()
             .filter(|e| !e.is_empty())
             .unwrap_or_else(|| name.clone());
         let compiled = jmespath::compile(&expr).map_err(|e| {
@@ -67,11 +65,11 @@ pub(crate) fn build(
             Some(path) => Query::Path(path),
             None => Query::Jmes(compiled),
         };
-        queries.push((name, query));
+        queries.push((name.clone(), query));
     }
     Ok(Box::new(JsonStage {
         queries,
-        source: cfg.source,
+        source: cfg.source.clone(),
         drop_malformed: cfg.drop_malformed,
     }))
 }

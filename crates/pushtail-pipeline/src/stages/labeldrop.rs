@@ -3,16 +3,21 @@
 
 use std::collections::HashSet;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use serde::Deserialize;
+
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
-fn parse_list(cfg: &serde_yaml::Value) -> Result<HashSet<String>, FieldError> {
-    let list: Option<Vec<String>> = parse_config(cfg)?;
-    let list = list.unwrap_or_default();
-    if list.is_empty() {
+/// The `labeldrop` and `labelallow` stages' config: a list of label names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct LabelListConfig(Vec<String>);
+
+fn parse_list(cfg: &LabelListConfig) -> Result<HashSet<String>, FieldError> {
+    if cfg.0.is_empty() {
         return Err(FieldError::new("at least one label name is required"));
     }
-    Ok(list.into_iter().collect())
+    Ok(cfg.0.iter().cloned().collect())
 }
 
 struct LabelDrop {
@@ -20,7 +25,7 @@ struct LabelDrop {
 }
 
 pub(crate) fn build_labeldrop(
-    cfg: &serde_yaml::Value,
+    cfg: &LabelListConfig,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
     Ok(Box::new(LabelDrop {
@@ -41,7 +46,7 @@ struct LabelAllow {
 }
 
 pub(crate) fn build_labelallow(
-    cfg: &serde_yaml::Value,
+    cfg: &LabelListConfig,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
     Ok(Box::new(LabelAllow {

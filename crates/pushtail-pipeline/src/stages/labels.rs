@@ -13,28 +13,36 @@ use std::collections::BTreeMap;
 
 use pushtail_proto::labels::is_valid_label_name;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use serde::Deserialize;
+
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
+/// The `labels` and `structured_metadata` stages' config: target name to
+/// source (empty or null: the same name).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct LabelMapConfig(BTreeMap<String, Option<String>>);
+
 /// `(target name, extracted key)` pairs, in name order.
-fn parse_map(cfg: &serde_yaml::Value) -> Result<Vec<(String, String)>, FieldError> {
-    let map: Option<BTreeMap<String, Option<String>>> = parse_config(cfg)?;
-    let map = map.unwrap_or_default();
+fn parse_map(cfg: &LabelMapConfig) -> Result<Vec<(String, String)>, FieldError> {
+    let map = &cfg.0;
     if map.is_empty() {
         return Err(FieldError::new("at least one label source is required"));
     }
     let mut out = Vec::with_capacity(map.len());
     for (name, source) in map {
-        if !is_valid_label_name(&name) {
+        if !is_valid_label_name(name) {
             return Err(FieldError::field(
-                &name,
+                name,
                 format!("invalid label name {name:?}"),
             ));
         }
         let source = source
+            .clone()
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| name.clone());
-        out.push((name, source));
+        out.push((name.clone(), source));
     }
     Ok(out)
 }
@@ -44,7 +52,7 @@ struct LabelsStage {
 }
 
 pub(crate) fn build_labels(
-    cfg: &serde_yaml::Value,
+    cfg: &LabelMapConfig,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
     Ok(Box::new(LabelsStage {
@@ -69,7 +77,7 @@ struct MetadataStage {
 }
 
 pub(crate) fn build_structured_metadata(
-    cfg: &serde_yaml::Value,
+    cfg: &LabelMapConfig,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
     Ok(Box::new(MetadataStage {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 use crate::pipeline::Pace;
 
@@ -27,8 +27,9 @@ const DROP_REASON: &str = "ratelimit_drop_stage";
 pub(crate) const DROPPED_BY_LABEL_TOTAL: &str = "logentry_dropped_lines_by_label_total";
 const MIN_MAX_DISTINCT_LABELS: usize = 10_000;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `limit` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitConfig {
     #[serde(default)]
     rate: f64,
     #[serde(default)]
@@ -58,11 +59,7 @@ struct Limit {
     per_label: Mutex<HashMap<String, Bucket>>,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &LimitConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.rate.is_nan() || cfg.rate <= 0.0 || cfg.burst <= 0 {
         return Err(FieldError::new("limit stage failed to parse rate or burst"));
     }
@@ -77,7 +74,7 @@ pub(crate) fn build(
         rate: cfg.rate,
         burst,
         drop: cfg.drop,
-        by_label: (!cfg.by_label_name.is_empty()).then_some(cfg.by_label_name),
+        by_label: (!cfg.by_label_name.is_empty()).then(|| cfg.by_label_name.clone()),
         max_buckets: cfg.max_distinct_labels.max(MIN_MAX_DISTINCT_LABELS),
         global: Mutex::new(Bucket {
             tokens: burst,

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_source, parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `logfmt` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogfmtConfig {
     #[serde(default)]
     mapping: BTreeMap<String, Option<String>>,
     #[serde(default)]
@@ -25,28 +26,25 @@ struct LogfmtStage {
     source: Option<String>,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &LogfmtConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.mapping.is_empty() {
         return Err(FieldError::field("mapping", "logfmt mapping is required"));
     }
     check_source(&cfg.source)?;
     let mapping = cfg
         .mapping
-        .into_iter()
+        .iter()
         .map(|(name, key)| {
             let key = key
+                .clone()
                 .filter(|k| !k.is_empty())
                 .unwrap_or_else(|| name.clone());
-            (key, name)
+            (key, name.clone())
         })
         .collect();
     Ok(Box::new(LogfmtStage {
         mapping,
-        source: cfg.source,
+        source: cfg.source.clone(),
     }))
 }
 

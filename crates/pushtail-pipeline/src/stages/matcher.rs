@@ -12,16 +12,18 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{parse_config, BuildCtx, FieldError, Stage, StageList};
+use super::{BuildCtx, FieldError, Stage, StageList};
+use crate::config::StageConfig;
 use crate::entry::StageEntry;
 use crate::logql::{parse_log_selector, LogSelector};
 
-#[derive(Deserialize)]
-struct Config {
+/// The `match` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MatchConfig {
     #[serde(default)]
     selector: String,
     #[serde(default)]
-    stages: Option<Vec<serde_yaml::Value>>,
+    pub(crate) stages: Option<Vec<StageConfig>>,
     #[serde(default)]
     action: Option<String>,
     #[serde(default)]
@@ -40,8 +42,7 @@ struct Match {
     action: Action,
 }
 
-pub(crate) fn build(cfg: &serde_yaml::Value, ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &MatchConfig, ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.pipeline_name.as_deref() == Some("") {
         return Err(FieldError::field(
             "pipeline_name",
@@ -54,7 +55,7 @@ pub(crate) fn build(cfg: &serde_yaml::Value, ctx: &BuildCtx) -> Result<Box<dyn S
             "selector statement required for match stage",
         ));
     }
-    let stages = cfg.stages.unwrap_or_default();
+    let stages = cfg.stages.as_deref().unwrap_or_default();
     let keep = match cfg.action.as_deref() {
         None | Some("") | Some("keep") => true,
         Some("drop") => false,
@@ -84,10 +85,10 @@ pub(crate) fn build(cfg: &serde_yaml::Value, ctx: &BuildCtx) -> Result<Box<dyn S
         )
     })?;
     let action = if keep {
-        Action::Keep(ctx.nested("stages", &stages)?)
+        Action::Keep(ctx.nested("stages", stages)?)
     } else {
-        let reason = match cfg.drop_counter_reason {
-            Some(r) if !r.is_empty() => Cow::Owned(r),
+        let reason = match &cfg.drop_counter_reason {
+            Some(r) if !r.is_empty() => Cow::Owned(r.clone()),
             _ => Cow::Borrowed("match_stage"),
         };
         Action::Drop(reason)

@@ -13,7 +13,7 @@ use pushtail_proto::units::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
 
 pub(crate) mod registry;
@@ -26,8 +26,14 @@ const DEFAULT_MAX_IDLE: std::time::Duration = std::time::Duration::from_secs(5 *
 /// Labels an entry can carry without the stage allocating to sort them.
 const INLINE_LABELS: usize = 32;
 
-#[derive(Deserialize)]
-struct MetricConfig {
+/// The `metrics` stage's config: metric name (after the prefix) to its
+/// definition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct MetricsConfig(BTreeMap<String, MetricConfig>);
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct MetricConfig {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
@@ -42,8 +48,8 @@ struct MetricConfig {
     config: Options,
 }
 
-#[derive(Deserialize, Default)]
-struct Options {
+#[derive(Debug, Clone, Deserialize, Default)]
+pub(crate) struct Options {
     #[serde(default)]
     value: Option<String>,
     #[serde(default)]
@@ -165,13 +171,10 @@ fn kind_of(key: &str, cfg: &MetricConfig) -> Result<Kind, FieldError> {
     }
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfgs: BTreeMap<String, MetricConfig> = parse_config(cfg)?;
+pub(crate) fn build(cfg: &MetricsConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
+    let cfgs = &cfg.0;
     let mut metrics = Vec::with_capacity(cfgs.len());
-    for (key, cfg) in &cfgs {
+    for (key, cfg) in cfgs {
         let kind = kind_of(key, cfg)?;
         let prefix = cfg.prefix.as_deref().unwrap_or("promtail_custom_");
         let name = format!("{prefix}{key}");

@@ -1,18 +1,27 @@
 //! The stage framework: the [`Stage`] trait, config helpers, building a
-//! stage list from YAML, and running entries through it.
+//! stage list from its typed config ([`StageConfig`]), and running entries
+//! through it.
 //!
 //! # Adding a stage (the convention)
 //!
-//! 1. Create `src/stages/<type>.rs`. It exposes exactly
-//!    `pub(crate) fn build(cfg: &serde_yaml::Value, ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError>`.
-//!    Parse the config with [`parse_config`] into a serde struct (without
-//!    `deny_unknown_fields`: unknown keys become warnings naming the key and
-//!    stage, as Promtail ignores them), validate it, and report problems with [`FieldError::field`]
-//!    (names the YAML field) or [`FieldError::new`] (whole stage). Nested
-//!    stage lists (`match`, `docker`, `cri`) are built with
-//!    [`BuildCtx::nested`], which keeps the error path (`pipeline_stages[1].stages[0]`).
-//! 2. Add `mod <type>;` below and one arm to the `match` in [`build_stage`]:
-//!    `"<type>" => <type>::build(cfg, ctx),`.
+//! 1. Create `src/stages/<type>.rs` with the stage's config struct,
+//!    `pub struct <Type>Config`, deriving `Deserialize, Debug, Clone`
+//!    (fields `#[serde(default)]` unless Promtail requires them; never
+//!    `deny_unknown_fields`: Promtail ignores unknown keys inside a stage,
+//!    and the binary collects them as warnings through `serde_ignored`).
+//!    Deserialising checks types only; the same file exposes
+//!    `pub(crate) fn build(cfg: &<Type>Config, ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError>`,
+//!    which validates what types cannot (regexes, selectors, templates,
+//!    ranges) and reports problems with [`FieldError::field`] (names the
+//!    YAML field) or [`FieldError::new`] (whole stage). A nested stage list
+//!    is a `Vec<StageConfig>` field, built with [`BuildCtx::nested`], which
+//!    keeps the error path (`pipeline_stages[1].stages[0]`).
+//! 2. Declare `pub(crate) mod <type>;` below; in `src/config.rs` add a
+//!    [`StageConfig`] variant, its name in `STAGE_TYPES`, its arm in the
+//!    deserialiser's type-name `match` and in `StageConfig::type_name`; add
+//!    its arm to [`build_by_type`]. The compiler points at the `match`es on
+//!    the enum that miss the variant; the config tests check that every
+//!    name in `STAGE_TYPES` deserialises.
 //! 3. Implement [`Stage::process`]: edit the [`StageEntry`] in place. To
 //!    drop, call `e.drop_with(reason)`; the runner stops, counts the drop in
 //!    `logentry_dropped_lines_total{reason}` and emits nothing. A failure on
@@ -28,39 +37,37 @@
 //! exception is `geoip`, which reads its database file once, while its
 //! config is built.
 
-use std::cell::RefCell;
 use std::fmt;
 
-use serde::de::DeserializeOwned;
-
+use crate::config::StageConfig;
 use crate::entry::StageEntry;
 use crate::inspect::{render_diff, render_note, Snapshot};
-use crate::pipeline::{Pace, StageConfigError, StageWarning};
+use crate::pipeline::{Pace, StageConfigError};
 use crate::telemetry;
 
-mod cri;
-mod decolorize;
-mod docker;
-mod drop;
-mod eventlogmessage;
-mod geoip;
-mod json;
-mod labeldrop;
-mod labels;
+pub(crate) mod cri;
+pub(crate) mod decolorize;
+pub(crate) mod docker;
+pub(crate) mod drop;
+pub(crate) mod eventlogmessage;
+pub(crate) mod geoip;
+pub(crate) mod json;
+pub(crate) mod labeldrop;
+pub(crate) mod labels;
 pub(crate) mod limit;
-mod logfmt;
-mod matcher;
+pub(crate) mod logfmt;
+pub(crate) mod matcher;
 pub(crate) mod metrics;
-mod multiline;
-mod output;
-mod pack;
-mod regex;
-mod replace;
-mod sampling;
-mod static_labels;
-mod template;
-mod tenant;
-mod timestamp;
+pub(crate) mod multiline;
+pub(crate) mod output;
+pub(crate) mod pack;
+pub(crate) mod regex;
+pub(crate) mod replace;
+pub(crate) mod sampling;
+pub(crate) mod static_labels;
+pub(crate) mod template;
+pub(crate) mod tenant;
+pub(crate) mod timestamp;
 
 #[cfg(test)]
 mod proptests;
@@ -95,7 +102,8 @@ pub(crate) trait Stage: Send + Sync {
 pub(crate) enum FieldError {
     /// The named field is wrong.
     Field { field: String, reason: String },
-    /// The stage as a whole is wrong (unknown field, wrong shape).
+    /// The stage as a whole is wrong (a missing or contradictory
+    /// combination of fields).
     Stage(String),
     /// A nested stage list failed; its error already has the full path.
     Nested(Box<StageConfigError>),
@@ -112,35 +120,6 @@ impl FieldError {
     pub(crate) fn new(reason: impl fmt::Display) -> Self {
         FieldError::Stage(reason.to_string())
     }
-}
-
-thread_local! {
-    /// Keys the stage being built ignored (its own, not its nested stages').
-    static IGNORED_KEYS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    /// Warnings of the pipeline being built, in config order.
-    static WARNINGS: RefCell<Vec<StageWarning>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Takes the warnings collected since the last call (by [`build_stage`]).
-pub(crate) fn take_warnings() -> Vec<StageWarning> {
-    WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()))
-}
-
-/// Deserialises a stage's config; a YAML null (`docker:`) is an empty map.
-/// Unknown keys are collected (see [`take_warnings`]), not refused.
-pub(crate) fn parse_config<T: DeserializeOwned>(cfg: &serde_yaml::Value) -> Result<T, FieldError> {
-    let empty;
-    let cfg = if cfg.is_null() {
-        empty = serde_yaml::Value::Mapping(serde_yaml::Mapping::new());
-        &empty
-    } else {
-        cfg
-    };
-    let mut ignored = Vec::new();
-    let parsed = serde_ignored::deserialize(cfg.clone(), |path| ignored.push(path.to_string()))
-        .map_err(|e: serde_yaml::Error| FieldError::new(e.to_string()))?;
-    IGNORED_KEYS.with(|k| k.borrow_mut().extend(ignored));
-    Ok(parsed)
 }
 
 /// Validates a parsing stage's optional `source`: absent means the line,
@@ -169,137 +148,68 @@ impl BuildCtx {
     pub(crate) fn nested(
         &self,
         field: &str,
-        list: &[serde_yaml::Value],
+        list: &[StageConfig],
     ) -> Result<StageList, FieldError> {
         StageList::build(&format!("{}.{field}", self.path), list)
             .map_err(|e| FieldError::Nested(Box::new(e)))
     }
 }
 
-/// Every stage type [`build_stage`] knows, for the unknown-type error.
-pub(crate) const STAGE_TYPES: &[&str] = &[
-    "cri",
-    "decolorize",
-    "docker",
-    "drop",
-    "eventlogmessage",
-    "geoip",
-    "json",
-    "labelallow",
-    "labeldrop",
-    "labels",
-    "limit",
-    "logfmt",
-    "match",
-    "metrics",
-    "multiline",
-    "output",
-    "pack",
-    "regex",
-    "replace",
-    "sampling",
-    "static_labels",
-    "structured_metadata",
-    "template",
-    "tenant",
-    "timestamp",
-];
-
-/// The known stage type closest to a misspelt one, if any is close.
-pub(crate) fn closest_stage_type(name: &str) -> Option<&'static str> {
-    STAGE_TYPES
-        .iter()
-        .map(|known| (strsim::damerau_levenshtein(name, known), *known))
-        .filter(|(distance, known)| *distance <= 2.max(known.len() / 3))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known)
-}
-
-/// Builds one stage from its type name and config.
+/// Builds one stage from its config; errors name its place and type.
 pub(crate) fn build_stage(
     index: usize,
     prefix: &str,
-    type_name: &str,
-    cfg: &serde_yaml::Value,
+    cfg: &StageConfig,
 ) -> Result<Box<dyn Stage>, StageConfigError> {
     let ctx = BuildCtx {
         path: format!("{prefix}[{index}]"),
     };
-    // Keep an enclosing stage's ignored keys apart from this stage's.
-    let outer = IGNORED_KEYS.with(|k| std::mem::take(&mut *k.borrow_mut()));
-    let built = build_by_type(type_name, cfg, &ctx);
-    let mine = IGNORED_KEYS.with(|k| std::mem::replace(&mut *k.borrow_mut(), outer));
-    WARNINGS.with(|w| {
-        w.borrow_mut()
-            .extend(mine.into_iter().map(|key| StageWarning::UnknownKey {
-                path: ctx.path.clone(),
-                stage: type_name.to_owned(),
-                key,
-            }))
-    });
-    let built = match built {
-        Some(b) => b,
-        None => {
-            return Err(StageConfigError::UnknownType {
-                path: ctx.path,
-                stage: type_name.to_owned(),
-                suggestion: closest_stage_type(type_name),
-            })
-        }
-    };
-    built.map_err(|e| match e {
+    build_by_type(cfg, &ctx).map_err(|e| match e {
         FieldError::Nested(inner) => *inner,
         FieldError::Field { field, reason } => StageConfigError::Field {
             path: ctx.path.clone(),
-            stage: type_name.to_owned(),
+            stage: cfg.type_name().to_owned(),
             field,
             reason,
         },
         FieldError::Stage(reason) => StageConfigError::Stage {
             path: ctx.path.clone(),
-            stage: type_name.to_owned(),
+            stage: cfg.type_name().to_owned(),
             reason,
         },
     })
 }
 
-/// Builds a stage by its type name; `None` for an unknown type.
-fn build_by_type(
-    type_name: &str,
-    cfg: &serde_yaml::Value,
-    ctx: &BuildCtx,
-) -> Option<Result<Box<dyn Stage>, FieldError>> {
-    let ctx = ctx.clone();
-    Some(match type_name {
-        "regex" => regex::build(cfg, &ctx),
-        "json" => json::build(cfg, &ctx),
-        "logfmt" => logfmt::build(cfg, &ctx),
-        "replace" => replace::build(cfg, &ctx),
-        "labels" => labels::build_labels(cfg, &ctx),
-        "structured_metadata" | "non_indexed_labels" => {
-            labels::build_structured_metadata(cfg, &ctx)
-        }
-        "static_labels" => static_labels::build(cfg, &ctx),
-        "labeldrop" => labeldrop::build_labeldrop(cfg, &ctx),
-        "labelallow" => labeldrop::build_labelallow(cfg, &ctx),
-        "tenant" => tenant::build(cfg, &ctx),
-        "pack" => pack::build(cfg, &ctx),
-        "cri" => cri::build(cfg, &ctx),
-        "docker" => docker::build(cfg, &ctx),
-        "template" => template::build(cfg, &ctx),
-        "output" => output::build(cfg, &ctx),
-        "decolorize" => decolorize::build(cfg, &ctx),
-        "match" => matcher::build(cfg, &ctx),
-        "timestamp" => timestamp::build(cfg, &ctx),
-        "drop" => drop::build(cfg, &ctx),
-        "limit" => limit::build(cfg, &ctx),
-        "sampling" => sampling::build(cfg, &ctx),
-        "multiline" => multiline::build(cfg, &ctx),
-        "metrics" => metrics::build(cfg, &ctx),
-        "eventlogmessage" => eventlogmessage::build(cfg, &ctx),
-        "geoip" => geoip::build(cfg, &ctx),
-        _ => return None,
-    })
+/// Builds a stage from its typed config: one arm per [`StageConfig`]
+/// variant, so the compiler checks that every stage type is built.
+fn build_by_type(cfg: &StageConfig, ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
+    match cfg {
+        StageConfig::Cri(c) => cri::build(c, ctx),
+        StageConfig::Decolorize(c) => decolorize::build(c, ctx),
+        StageConfig::Docker(c) => docker::build(c, ctx),
+        StageConfig::Drop(c) => drop::build(c, ctx),
+        StageConfig::EventLogMessage(c) => eventlogmessage::build(c, ctx),
+        StageConfig::Geoip(c) => geoip::build(c, ctx),
+        StageConfig::Json(c) => json::build(c, ctx),
+        StageConfig::LabelAllow(c) => labeldrop::build_labelallow(c, ctx),
+        StageConfig::LabelDrop(c) => labeldrop::build_labeldrop(c, ctx),
+        StageConfig::Labels(c) => labels::build_labels(c, ctx),
+        StageConfig::Limit(c) => limit::build(c, ctx),
+        StageConfig::Logfmt(c) => logfmt::build(c, ctx),
+        StageConfig::Match(c) => matcher::build(c, ctx),
+        StageConfig::Metrics(c) => metrics::build(c, ctx),
+        StageConfig::Multiline(c) => multiline::build(c, ctx),
+        StageConfig::Output(c) => output::build(c, ctx),
+        StageConfig::Pack(c) => pack::build(c, ctx),
+        StageConfig::Regex(c) => regex::build(c, ctx),
+        StageConfig::Replace(c) => replace::build(c, ctx),
+        StageConfig::Sampling(c) => sampling::build(c, ctx),
+        StageConfig::StaticLabels(c) => static_labels::build(c, ctx),
+        StageConfig::StructuredMetadata(c) => labels::build_structured_metadata(c, ctx),
+        StageConfig::Template(c) => template::build(c, ctx),
+        StageConfig::Tenant(c) => tenant::build(c, ctx),
+        StageConfig::Timestamp(c) => timestamp::build(c, ctx),
+    }
 }
 
 /// An ordered list of stages (the pipeline, or a nested list).
@@ -307,37 +217,18 @@ fn build_by_type(
 pub(crate) struct StageList {
     stages: Vec<Box<dyn Stage>>,
     /// Each stage's type name, for `-inspect`.
-    names: Vec<String>,
+    names: Vec<&'static str>,
 }
 
 impl StageList {
-    /// Builds from the YAML list; `prefix` names the list in errors
-    /// (`pipeline_stages`). Each item is a map with exactly one key, the
-    /// stage type.
-    pub(crate) fn build(
-        prefix: &str,
-        list: &[serde_yaml::Value],
-    ) -> Result<StageList, StageConfigError> {
+    /// Builds from the typed list; `prefix` names the list in errors
+    /// (`pipeline_stages`).
+    pub(crate) fn build(prefix: &str, list: &[StageConfig]) -> Result<StageList, StageConfigError> {
         let mut stages = Vec::with_capacity(list.len());
         let mut names = Vec::with_capacity(list.len());
-        for (index, item) in list.iter().enumerate() {
-            let (type_name, cfg) = match item.as_mapping() {
-                Some(m) if m.len() == 1 => match m.iter().next() {
-                    Some((serde_yaml::Value::String(k), v)) => (k.as_str(), v),
-                    _ => {
-                        return Err(StageConfigError::Shape {
-                            path: format!("{prefix}[{index}]"),
-                        })
-                    }
-                },
-                _ => {
-                    return Err(StageConfigError::Shape {
-                        path: format!("{prefix}[{index}]"),
-                    })
-                }
-            };
-            stages.push(build_stage(index, prefix, type_name, cfg)?);
-            names.push(type_name.to_owned());
+        for (index, cfg) in list.iter().enumerate() {
+            stages.push(build_stage(index, prefix, cfg)?);
+            names.push(cfg.type_name());
         }
         Ok(StageList { stages, names })
     }
@@ -409,7 +300,7 @@ impl StageList {
         report: &mut String,
     ) -> Pace {
         for (i, stage) in self.stages.iter().enumerate().skip(start) {
-            let name = self.names.get(i).map_or("unknown", String::as_str);
+            let name = self.names.get(i).copied().unwrap_or("unknown");
             let before = Snapshot::of(&e);
             if stage.buffers() {
                 let mut pace = e.pace;
@@ -472,7 +363,7 @@ impl StageList {
                 if let Some(reason) = &r.dropped {
                     telemetry::count_dropped(reason);
                 } else if let Some(report) = report.as_deref_mut() {
-                    let name = self.names.get(i).map_or("unknown", String::as_str);
+                    let name = self.names.get(i).copied().unwrap_or("unknown");
                     render_note(name, "held entry released", report);
                     // Nothing waits for a flush: a later `limit` only
                     // reserves its token.

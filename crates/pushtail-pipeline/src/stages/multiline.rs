@@ -22,13 +22,14 @@ use pushtail_proto::units::Duration;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{compile_regex, parse_config, BuildCtx, FieldError, Stage};
+use super::{compile_regex, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
 const MAX_STREAMS: usize = 10_000;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `multiline` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MultilineConfig {
     #[serde(default)]
     firstline: String,
     #[serde(default)]
@@ -69,11 +70,7 @@ struct Multiline {
     blocks: Mutex<HashMap<u64, Block>>,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &MultilineConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.firstline.is_empty() {
         return Err(FieldError::field(
             "firstline",

@@ -5,11 +5,12 @@
 
 use serde::Deserialize;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
 
-#[derive(Deserialize)]
-struct Config {
+/// The `output` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutputConfig {
     #[serde(default)]
     source: String,
 }
@@ -18,18 +19,16 @@ struct Output {
     source: String,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &OutputConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.source.is_empty() {
         return Err(FieldError::field(
             "source",
             "output source value is required",
         ));
     }
-    Ok(Box::new(Output { source: cfg.source }))
+    Ok(Box::new(Output {
+        source: cfg.source.clone(),
+    }))
 }
 
 impl Stage for Output {

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 use crate::go::json::quote;
 
@@ -17,8 +17,9 @@ fn default_true() -> bool {
     true
 }
 
-#[derive(Deserialize)]
-struct Config {
+/// The `pack` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PackConfig {
     #[serde(default)]
     labels: Vec<String>,
     #[serde(default = "default_true")]
@@ -30,12 +31,8 @@ struct PackStage {
     ingest_timestamp: bool,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
-    let mut labels = cfg.labels;
+pub(crate) fn build(cfg: &PackConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
+    let mut labels = cfg.labels.clone();
     labels.sort();
     labels.dedup();
     Ok(Box::new(PackStage {

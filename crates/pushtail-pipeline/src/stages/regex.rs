@@ -5,11 +5,12 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_source, compile_regex, parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, compile_regex, BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `regex` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegexConfig {
     #[serde(default)]
     expression: String,
     #[serde(default)]
@@ -21,18 +22,14 @@ struct RegexStage {
     source: Option<String>,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &RegexConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.expression.is_empty() {
         return Err(FieldError::field("expression", "expression is required"));
     }
     check_source(&cfg.source)?;
     Ok(Box::new(RegexStage {
         re: compile_regex("expression", &cfg.expression)?,
-        source: cfg.source,
+        source: cfg.source.clone(),
     }))
 }
 

@@ -7,12 +7,13 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_source, compile_regex, parse_config, BuildCtx, FieldError, Stage};
+use super::{check_source, compile_regex, BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
 use crate::go::template::{self as gotemplate, Template};
 
-#[derive(Deserialize)]
-struct Config {
+/// The `replace` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReplaceConfig {
     #[serde(default)]
     expression: String,
     #[serde(default)]
@@ -27,11 +28,7 @@ struct ReplaceStage {
     template: Template,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &ReplaceConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.expression.is_empty() {
         return Err(FieldError::field("expression", "expression is required"));
     }
@@ -39,7 +36,7 @@ pub(crate) fn build(
     let template = Template::parse(&cfg.replace).map_err(|e| FieldError::field("replace", e))?;
     Ok(Box::new(ReplaceStage {
         re: compile_regex("expression", &cfg.expression)?,
-        source: cfg.source,
+        source: cfg.source.clone(),
         template,
     }))
 }

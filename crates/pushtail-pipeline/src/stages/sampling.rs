@@ -11,11 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `sampling` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SamplingConfig {
     rate: f64,
     #[serde(default)]
     drop_counter_reason: Option<String>,
@@ -29,11 +30,7 @@ struct Sampling {
     reason: Cow<'static, str>,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &SamplingConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if !(0.0..=1.0).contains(&cfg.rate) {
         return Err(FieldError::field(
             "rate",
@@ -50,8 +47,8 @@ pub(crate) fn build(
         threshold,
         keep_all: cfg.rate >= 1.0,
         state: AtomicU64::new(seed),
-        reason: match cfg.drop_counter_reason {
-            Some(r) if !r.is_empty() => Cow::Owned(r),
+        reason: match &cfg.drop_counter_reason {
+            Some(r) if !r.is_empty() => Cow::Owned(r.clone()),
             _ => Cow::Borrowed("sampling_stage"),
         },
     }))

@@ -4,31 +4,37 @@ use std::collections::BTreeMap;
 
 use pushtail_proto::labels::is_valid_label_name;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use serde::Deserialize;
+
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
+
+/// The `static_labels` stage's config: label name to value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct StaticLabelsConfig(BTreeMap<String, Option<String>>);
 
 struct StaticLabels {
     labels: Vec<(String, String)>,
 }
 
 pub(crate) fn build(
-    cfg: &serde_yaml::Value,
+    cfg: &StaticLabelsConfig,
     _ctx: &BuildCtx,
 ) -> Result<Box<dyn Stage>, FieldError> {
-    let map: Option<BTreeMap<String, Option<String>>> = parse_config(cfg)?;
-    let map = map.unwrap_or_default();
+    let map = &cfg.0;
     if map.is_empty() {
         return Err(FieldError::new("static_labels requires at least one label"));
     }
     let mut labels = Vec::with_capacity(map.len());
     for (name, value) in map {
-        if !is_valid_label_name(&name) {
+        if !is_valid_label_name(name) {
             return Err(FieldError::field(
-                &name,
+                name,
                 format!("invalid label name {name:?}"),
             ));
         }
-        labels.push((name, value.unwrap_or_default()));
+        labels.push((name.clone(), value.clone().unwrap_or_default()));
     }
     Ok(Box::new(StaticLabels { labels }))
 }

@@ -11,12 +11,13 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
 use crate::go::template::{self as gotemplate, Template};
 
-#[derive(Deserialize)]
-struct Config {
+/// The `template` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplateConfig {
     #[serde(default)]
     source: String,
     #[serde(default)]
@@ -29,11 +30,7 @@ struct TemplateStage {
     uses_entry: bool,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &TemplateConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.source.is_empty() {
         return Err(FieldError::field(
             "source",
@@ -42,7 +39,7 @@ pub(crate) fn build(
     }
     let template = Template::parse(&cfg.template).map_err(|e| FieldError::field("template", e))?;
     Ok(Box::new(TemplateStage {
-        source: cfg.source,
+        source: cfg.source.clone(),
         uses_entry: template.reads_field("Entry"),
         template,
     }))

@@ -5,11 +5,12 @@
 use pushtail_proto::tenant::TenantId;
 use serde::Deserialize;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::StageEntry;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `tenant` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TenantConfig {
     #[serde(default)]
     label: Option<String>,
     #[serde(default)]
@@ -28,11 +29,7 @@ struct TenantStage {
     from: From,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &TenantConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     let set = [&cfg.label, &cfg.source, &cfg.value]
         .iter()
         .filter(|v| v.as_deref().is_some_and(|s| !s.is_empty()))
@@ -47,11 +44,11 @@ pub(crate) fn build(
             "label, source and value are mutually exclusive: you should set only one",
         ));
     }
-    let from = match (cfg.label, cfg.source, cfg.value) {
-        (Some(l), _, _) if !l.is_empty() => From::Label(l),
-        (_, Some(s), _) if !s.is_empty() => From::Source(s),
+    let from = match (&cfg.label, &cfg.source, &cfg.value) {
+        (Some(l), _, _) if !l.is_empty() => From::Label(l.clone()),
+        (_, Some(s), _) if !s.is_empty() => From::Source(s.clone()),
         (_, _, Some(v)) => {
-            From::Value(TenantId::new(&v).map_err(|e| FieldError::field("value", e))?)
+            From::Value(TenantId::new(v).map_err(|e| FieldError::field("value", e))?)
         }
         _ => {
             return Err(FieldError::new(

@@ -16,14 +16,15 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::{parse_config, BuildCtx, FieldError, Stage};
+use super::{BuildCtx, FieldError, Stage};
 use crate::entry::{value_to_string, StageEntry};
 use crate::go::layout::{named_layout, GoLayout};
 
 const MAX_FUDGE_STREAMS: usize = 10_000;
 
-#[derive(Deserialize)]
-struct Config {
+/// The `timestamp` stage's config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TimestampConfig {
     #[serde(default)]
     source: String,
     #[serde(default)]
@@ -105,11 +106,7 @@ struct TimestampStage {
     fudge: Option<Mutex<HashMap<u64, i64>>>,
 }
 
-pub(crate) fn build(
-    cfg: &serde_yaml::Value,
-    _ctx: &BuildCtx,
-) -> Result<Box<dyn Stage>, FieldError> {
-    let cfg: Config = parse_config(cfg)?;
+pub(crate) fn build(cfg: &TimestampConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
     if cfg.source.is_empty() {
         return Err(FieldError::field(
             "source",
@@ -140,7 +137,7 @@ pub(crate) fn build(
         .map(|f| Format::new(f))
         .collect();
     Ok(Box::new(TimestampStage {
-        source: cfg.source,
+        source: cfg.source.clone(),
         formats,
         location,
         fudge: fudge.then(|| Mutex::new(HashMap::new())),

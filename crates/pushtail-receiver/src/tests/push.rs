@@ -274,7 +274,7 @@ async fn label_work_is_cached_per_distinct_stream() {
 
 #[tokio::test]
 async fn pipeline_stages_run_per_entry_and_regroup_streams() {
-    let stages: Vec<serde_yaml::Value> =
+    let stages: Vec<pushtail_pipeline::StageConfig> =
         serde_yaml::from_str("- json: {expressions: {level: level}}\n- labels: {level: ''}\n")
             .unwrap();
     let mut t = target("job", "/");
@@ -421,7 +421,7 @@ async fn bad_stream_bodies_name_twenty_and_count_the_rest() {
 /// the hold costs nothing and is observed exactly.
 #[tokio::test(start_paused = true)]
 async fn limit_without_drop_holds_the_push_then_refuses_past_push_timeout() {
-    let stages: Vec<serde_yaml::Value> =
+    let stages: Vec<pushtail_pipeline::StageConfig> =
         serde_yaml::from_str("- limit: {rate: 1, burst: 1}").unwrap();
     let mut t = target("job", "/");
     t.pipeline = Arc::new(

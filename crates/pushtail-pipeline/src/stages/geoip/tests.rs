@@ -335,8 +335,7 @@ fn config_errors() {
     );
 }
 
-/// The typed config the stage list will be built from is the same one the
-/// YAML path uses.
+/// The stage builds from its typed config directly.
 #[test]
 fn build_from_typed_config() {
     let dbs = Dbs::new();
@@ -348,7 +347,7 @@ fn build_from_typed_config() {
     let ctx = crate::stages::BuildCtx {
         path: "pipeline_stages[0]".to_owned(),
     };
-    let stage = super::build_from(&cfg, &ctx).unwrap();
+    let stage = super::build(&cfg, &ctx).unwrap();
     let mut e = crate::entry::StageEntry::from_parts(&[("ip", "1.0.0.9")], "x", 1);
     stage.process(&mut e);
     assert_eq!(
