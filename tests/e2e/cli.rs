@@ -1,6 +1,7 @@
 //! The command line: config validation, flags, and every shipped example.
 
-use pushtail_tests::agent::{run_to_end, write_config};
+use pushtail_tests::agent::{run_to_end, run_to_end_with_env, write_config};
+use pushtail_tests::pki::Pki;
 
 use crate::support::bin;
 
@@ -15,6 +16,15 @@ fn check(yaml: &str) -> (Option<i32>, String, String) {
 #[test]
 fn every_example_config_is_valid() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    // `-check-syntax` reads the files a start reads: give `secure.yaml` the
+    // ones it names under PUSHTAIL_TLS_DIR.
+    let pki = Pki::new("examples");
+    let server = pki.server("pushtail");
+    pki.write("server.crt", &server.cert);
+    pki.write("server.key", &server.key);
+    pki.write("edge.pw", "edge-secret\n");
+    pki.write("apps.token", "apps-token\n");
+    let env = [("PUSHTAIL_TLS_DIR", pki.dir())];
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).expect("config dir") {
         let path = entry.expect("dir entry").path();
@@ -24,7 +34,7 @@ fn every_example_config_is_valid() {
         seen += 1;
         let arg = format!("--config.file={}", path.display());
         let (code, stdout, stderr) =
-            run_to_end(bin(), &[&arg, "-check-syntax", "-config.expand-env"]);
+            run_to_end_with_env(bin(), &[&arg, "-check-syntax", "-config.expand-env"], &env);
         assert_eq!(code, Some(0), "{}: {stdout}{stderr}", path.display());
         assert!(
             stdout.contains("Valid config file"),
@@ -286,7 +296,11 @@ fn promtail_flags_are_accepted_and_flag_errors_use_one_dash() {
 #[test]
 fn print_config_stderr_masks_every_secret() {
     let yaml = "server:\n  http_listen_port: 9081\nclients:\n  - url: http://u:urlpass@127.0.0.1:1/loki/api/v1/push\n    basic_auth: {username: bob, password: s3cr3t}\n    headers: {Authorization: Bearer hdrtoken}\n  - url: http://127.0.0.1:2/loki/api/v1/push\n    bearer_token: tok3n\n    tls_config: {ca_file: /etc/k.pem}\nscrape_configs:\n  - job_name: a\n    http: {base_url: /a/}\n";
-    let path = write_config(yaml);
+    // The check reads the client's CA file, so it must exist.
+    let pki = Pki::new("print-config");
+    let ca = pki.path("ca.pem");
+    let yaml = yaml.replace("/etc/k.pem", &ca.display().to_string());
+    let path = write_config(&yaml);
     let arg = format!("-config.file={}", path.display());
     let (code, _, stderr) = run_to_end(bin(), &[&arg, "-check-syntax", "-print-config-stderr"]);
     let _ = std::fs::remove_file(path);
@@ -295,7 +309,7 @@ fn print_config_stderr_masks_every_secret() {
         assert!(!stderr.contains(secret), "{secret} printed: {stderr}");
     }
     assert!(stderr.matches("<secret>").count() >= 4, "{stderr}");
-    for kept in ["username: bob", "/etc/k.pem", "http_listen_port: 9081"] {
+    for kept in ["username: bob", "ca.pem", "http_listen_port: 9081"] {
         assert!(stderr.contains(kept), "{kept} missing: {stderr}");
     }
 }

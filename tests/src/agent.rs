@@ -244,8 +244,18 @@ impl Drop for Agent {
 
 /// Runs `bin` to completion with `args` and returns (exit code, stdout, stderr).
 pub fn run_to_end(bin: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    run_to_end_with_env(bin, args, &[])
+}
+
+/// [`run_to_end`] with extra environment variables.
+pub fn run_to_end_with_env(
+    bin: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> (Option<i32>, String, String) {
     let out = Command::new(bin)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("running pushtail");
     (
