@@ -28,6 +28,7 @@ struct TemplateStage {
     source: String,
     template: Template,
     uses_entry: bool,
+    uses_value: bool,
 }
 
 pub(crate) fn build(cfg: &TemplateConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
@@ -41,6 +42,7 @@ pub(crate) fn build(cfg: &TemplateConfig, _ctx: &BuildCtx) -> Result<Box<dyn Sta
     Ok(Box::new(TemplateStage {
         source: cfg.source.clone(),
         uses_entry: template.reads_field("Entry"),
+        uses_value: template.reads_field("Value"),
         template,
     }))
 }
@@ -59,16 +61,24 @@ impl Stage for TemplateStage {
         // source's value) and `.Entry` (the line).
         let line = self.uses_entry.then(|| e.line().into_owned());
         let data = {
+            // Only the fields the template can read go into its data (all of
+            // them when it reads `.` whole): each one costs a copy per entry.
             let extracted = e.extracted();
             let texts: Vec<(&str, Cow<'_, str>)> = extracted
                 .iter()
+                .filter(|(k, _)| **k == self.source || self.template.reads_field(k))
                 .filter_map(|(k, v)| Some((k.as_str(), value_text(v)?)))
                 .collect();
-            let value = texts
-                .iter()
-                .find(|(k, _)| *k == self.source)
+            let value = self
+                .uses_value
+                .then(|| texts.iter().find(|(k, _)| *k == self.source))
+                .flatten()
                 .map(|(_, v)| v.clone());
-            let mut pairs: Vec<(&str, &str)> = texts.iter().map(|(k, v)| (*k, &**v)).collect();
+            let mut pairs: Vec<(&str, &str)> = texts
+                .iter()
+                .filter(|(k, _)| self.template.reads_field(k))
+                .map(|(k, v)| (*k, &**v))
+                .collect();
             if let Some(v) = &value {
                 pairs.push(("Value", v));
             }

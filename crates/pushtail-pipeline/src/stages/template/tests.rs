@@ -30,6 +30,26 @@ fn template_stage_table() {
             "msg",
             r#"{app="loki"} msg [loki]"#,
         ),
+        // The data holds only the fields a template reads, unless it reads
+        // `.` whole: then every field is there (ranged over in key order).
+        (
+            "- template: {source: out, template: '{{ range $k, $v := . }}{{ $k }}={{ $v }};{{ end }}'}\n- output: {source: out}",
+            &[("app", "loki"), ("env", "prod")],
+            "line",
+            r#"{app="loki", env="prod"} Entry=line;app=loki;env=prod;"#,
+        ),
+        (
+            "- template: {source: out, template: '{{ with . }}{{ .env }}{{ end }}/{{ index . \"app\" }}/{{ .Value }}'}\n- output: {source: out}",
+            &[("app", "loki"), ("env", "prod")],
+            "line",
+            r#"{app="loki", env="prod"} prod/loki/<no value>"#,
+        ),
+        (
+            "- template: {source: app, template: '{{ .env }}-{{ .Value }}'}\n- output: {source: app}",
+            &[("app", "loki"), ("env", "prod")],
+            "line",
+            r#"{app="loki", env="prod"} prod-loki"#,
+        ),
         // An empty result deletes the key, so output has nothing to use.
         (
             "- template: {source: app, template: ''}\n- output: {source: app}",
