@@ -412,7 +412,25 @@ async fn grpc_push(
     body: Bytes,
     metadata: &[(&'static str, &str)],
 ) -> Result<(), tonic::Status> {
-    let mut client = tonic::client::Grpc::new(channel);
+    grpc_push_with(tonic::client::Grpc::new(channel), body, metadata).await
+}
+
+/// [`grpc_push`] with the message gzip-compressed (`grpc-encoding: gzip`).
+async fn grpc_push_gzip(
+    channel: tonic::transport::Channel,
+    body: Bytes,
+    metadata: &[(&'static str, &str)],
+) -> Result<(), tonic::Status> {
+    let client =
+        tonic::client::Grpc::new(channel).send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    grpc_push_with(client, body, metadata).await
+}
+
+async fn grpc_push_with(
+    mut client: tonic::client::Grpc<tonic::transport::Channel>,
+    body: Bytes,
+    metadata: &[(&'static str, &str)],
+) -> Result<(), tonic::Status> {
     client
         .ready()
         .await
@@ -506,7 +524,7 @@ async fn grpc_cases(channel: tonic::transport::Channel, loki: &FakeLoki) {
         assert_eq!(err.code(), *want, "{metadata:?}: {err}");
     }
     grpc_push(
-        channel,
+        channel.clone(),
         push_request("three"),
         &[
             ("x-pushtail-base-url", "locked"),
@@ -516,6 +534,20 @@ async fn grpc_cases(channel: tonic::transport::Channel, loki: &FakeLoki) {
     .await
     .expect("push with a token");
     loki.wait_for_entries(3, WAIT).await;
+
+    // A gzip-compressed message is accepted; one that decompresses past
+    // `max_message_size` (2 KiB on `/`) is RESOURCE_EXHAUSTED, however
+    // small it is on the wire.
+    grpc_push_gzip(channel.clone(), push_request("four"), &[])
+        .await
+        .expect("gzip push");
+    let got = loki.wait_for_entries(4, WAIT).await;
+    assert!(got.iter().any(|e| e.line == "four"), "{got:?}");
+    let bomb = push_request(&"x".repeat(64 * 1024));
+    let err = grpc_push_gzip(channel, bomb, &[])
+        .await
+        .expect_err("over the limit once decompressed");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -17,7 +17,7 @@ use bytes::{Buf, Bytes};
 use http::{HeaderValue, Request, Response};
 use http_body::Body;
 use pushtail_proto::push::decode_push_proto;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
 use crate::decode::DecodePermits;
@@ -145,8 +145,11 @@ where
             }
         })
     };
-    let mut grpc =
-        tonic::server::Grpc::new(RawCodec).apply_max_message_size_config(Some(limit), None);
+    let mut grpc = tonic::server::Grpc::new(RawCodec)
+        .apply_max_message_size_config(Some(limit), None)
+        // gzip messages (`grpc-encoding`) are decompressed by tonic into
+        // at most `limit` bytes (RESOURCE_EXHAUSTED beyond).
+        .accept_compressed(CompressionEncoding::Gzip);
     let mut resp = grpc.unary(push, req).await;
     // tonic answers an over-limit message OUT_OF_RANGE; Loki's clients and
     // this agent's contract call it RESOURCE_EXHAUSTED (HTTP's 413).
