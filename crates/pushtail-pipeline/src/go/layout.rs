@@ -1,6 +1,7 @@
 //! Go's `time.Parse` and `time.ParseInLocation`: reference-time layouts
 //! (`2006-01-02T15:04:05.000Z07:00`) compiled once, then applied to values
-//! exactly as Go applies them, plus Promtail's named formats.
+//! exactly as Go applies them, plus Promtail's named formats; and
+//! `time.Time.Format` over the same layout elements (`format`).
 //!
 //! Go is strict in some places and lenient in others, and both matter to
 //! users moving from Promtail: `.000` needs exactly three digits, a day
@@ -12,6 +13,9 @@
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::{OffsetName, Tz};
+
+mod format;
+pub(crate) use format::format;
 
 /// A compiled Go layout.
 #[derive(Debug, Clone)]
