@@ -245,10 +245,13 @@ async fn a_torn_or_corrupt_log_is_repaired_and_every_intact_record_delivered() {
         segments.sort();
         let seg = segments.pop().expect("a segment with records");
         let mut bytes = std::fs::read(&seg).unwrap();
-        let at = bytes.len() - 1 - (fastrand::usize(..bytes.len() / 4));
+        // Damage strictly inside one of the last quarter of records: a cut
+        // on a record boundary would leave an intact, shorter log.
+        let records = frames(&bytes);
+        let (first, past) = records[records.len() - 1 - fastrand::usize(..records.len() / 4)];
         match damage {
-            "truncate" => bytes.truncate(at),
-            _ => bytes[at] ^= 0x55,
+            "truncate" => bytes.truncate(fastrand::usize(first + 1..past)),
+            _ => bytes[fastrand::usize(first..past)] ^= 0x55,
         }
         std::fs::write(&seg, &bytes).unwrap();
 
@@ -275,6 +278,20 @@ async fn a_torn_or_corrupt_log_is_repaired_and_every_intact_record_delivered() {
             "{damage}: the repair is counted"
         );
     }
+}
+
+/// The byte ranges of a segment's records: an 8-byte magic, then frames of
+/// a little-endian `u32` payload length, a `u32` checksum and the payload.
+fn frames(segment: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 8;
+    while at + 8 <= segment.len() {
+        let len = u32::from_le_bytes(segment[at..at + 4].try_into().unwrap()) as usize;
+        out.push((at, at + 8 + len));
+        at += 8 + len;
+    }
+    assert_eq!(at, segment.len(), "the segment ends on a record boundary");
+    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
