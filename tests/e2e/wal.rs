@@ -286,7 +286,13 @@ fn frames(segment: &[u8]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut at = 8;
     while at + 8 <= segment.len() {
-        let len = u32::from_le_bytes(segment[at..at + 4].try_into().unwrap()) as usize;
+        let len = u32::from_le_bytes([
+            segment[at],
+            segment[at + 1],
+            segment[at + 2],
+            segment[at + 3],
+        ]);
+        let len = len as usize;
         out.push((at, at + 8 + len));
         at += 8 + len;
     }
