@@ -578,6 +578,38 @@ async fn grpc_pusher_over_h2c() {
         metrics.contains("route=\"grpc\"") && metrics.contains("status_code=\"413\""),
         "{metrics}"
     );
+    // gRPC pushes count on the status page as HTTP pushes do.
+    let status = reqwest::get(agent.url(0, "/api/v1/status"))
+        .await
+        .expect("status")
+        .text()
+        .await
+        .expect("text");
+    let status: serde_json::Value = serde_json::from_str(&status).expect("status json");
+    let targets = status["listeners"][0]["targets"]
+        .as_array()
+        .expect("targets");
+    let job = |name: &str| {
+        targets
+            .iter()
+            .find(|t| t["job"] == name)
+            .unwrap_or_else(|| panic!("no target {name}: {status:#}"))
+    };
+    let root = job("root");
+    assert_eq!(root["pushes_accepted"], 2, "{root:#}");
+    assert_eq!(root["rejected_4xx"], 3, "{root:#}");
+    assert_eq!(root["last_rejection"]["status"], 413, "{root:#}");
+    let locked = job("locked");
+    assert_eq!(locked["pushes_accepted"], 1, "{locked:#}");
+    assert_eq!(locked["rejected_4xx"], 1, "{locked:#}");
+    assert_eq!(locked["last_rejection"]["status"], 401, "{locked:#}");
+    // And a refusal is logged as an HTTP one is, with what the client was told.
+    let log = agent.wait_stderr("path=/logproto.Pusher/Push", WAIT);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("msg=\"push refused\"") && l.contains("status=")),
+        "{log:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

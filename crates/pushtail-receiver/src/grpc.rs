@@ -10,11 +10,12 @@
 //! `x-pushtail-base-url` (default `/`). Every error goes through the same
 //! [`PushError`] and is mapped to one gRPC code here.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes};
-use http::{HeaderValue, Request, Response};
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use pushtail_proto::push::decode_push_proto;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -22,9 +23,12 @@ use tonic::{Code, Status};
 
 use crate::decode::DecodePermits;
 use crate::error::PushError;
-use crate::layers::{RequestBytes, RouteLabel, StatusLabel};
+use crate::layers::{RemoteAddr, RequestBytes, RouteLabel, StatusLabel};
+use crate::metrics::REJECTED_PUSHES_TOTAL;
 use crate::normalize_base_url;
+use crate::rejections::{Rejection, NO_TARGET};
 use crate::service::{batch_push, ClientIdentity, ListenerState, TargetHandle};
+use crate::target::Target;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -66,11 +70,59 @@ pub(crate) fn error_response(err: &PushError) -> Response<tonic::body::Body> {
     label(status(err).into_http(), 0)
 }
 
-/// Serves one gRPC request.
+/// Serves one gRPC request and counts it where an HTTP push is counted.
 pub(crate) async fn serve<B>(
     state: &Arc<ListenerState>,
     req: Request<B>,
 ) -> Response<tonic::body::Body>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError> + Send,
+{
+    let remote = req.extensions().get::<RemoteAddr>().map(|r| r.0);
+    let (resp, target) = respond(state, req).await;
+    account(state, target.as_ref().map(TargetHandle::get), remote, &resp);
+    resp
+}
+
+/// The gRPC counterpart of the HTTP push's bookkeeping: the target's
+/// status-page numbers, and for a refusal the rate-limited warn line with
+/// what the client was told (the status message). A request that reached
+/// no target is logged under no job, as an HTTP 404 is.
+fn account(
+    state: &ListenerState,
+    target: Option<&Target>,
+    remote: Option<SocketAddr>,
+    resp: &Response<tonic::body::Body>,
+) {
+    let bytes = resp.extensions().get::<RequestBytes>().map_or(0, |b| b.0);
+    let status = resp.extensions().get::<StatusLabel>().map_or(500, |s| s.0);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_success() {
+        if let Some(target) = target {
+            target.stats.accepted(bytes);
+        }
+        return;
+    }
+    let reason = Status::from_header_map(resp.headers())
+        .map_or_else(|| status.to_string(), |s| s.message().to_owned());
+    if let Some(target) = target {
+        target.stats.rejected(status, bytes, &reason);
+    }
+    state.rejections.record(&Rejection {
+        job: target.map_or(NO_TARGET, |t| t.spec.job_name.as_str()),
+        remote,
+        method: "POST",
+        path: PUSH_PATH,
+        status,
+        reason: &reason,
+    });
+}
+
+async fn respond<B>(
+    state: &Arc<ListenerState>,
+    req: Request<B>,
+) -> (Response<tonic::body::Body>, Option<TargetHandle>)
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError> + Send,
@@ -80,7 +132,7 @@ where
             "unknown method {}; pushtail serves {PUSH_PATH}",
             req.uri().path()
         ));
-        return label(status.into_http(), 0);
+        return (label(status.into_http(), 0), None);
     }
     let routing = state.routing.load_full();
     let base = req
@@ -93,11 +145,13 @@ where
         .target_for_base(&base)
         .and_then(|i| TargetHandle::new(&routing, i))
     else {
-        return error_response(&PushError::NotFound {
+        let err = PushError::NotFound {
             path: format!("{PUSH_PATH} (no target with base_url {base})"),
             hint: crate::service::push_hint(&routing),
-        });
+        };
+        return (error_response(&err), None);
     };
+    let kept = handle.clone();
     let target = handle.get();
     let identity = req.extensions().get::<ClientIdentity>();
     let tenant = match state.authorize(target, req.headers(), identity) {
@@ -110,7 +164,7 @@ where
                     HeaderValue::from_static(challenge),
                 );
             }
-            return resp;
+            return (resp, Some(kept));
         }
     };
     let limit = target.spec.max_message_size;
@@ -136,11 +190,11 @@ where
                         Ok(batch_push(work.get(), push, tenant.as_ref()))
                     })
                     .await
-                    .map_err(|e| status(&e))?;
+                    .map_err(|e| refuse(&e))?;
                 state
                     .finish(handle.get(), batches, bad)
                     .await
-                    .map_err(|e| status(&e))?;
+                    .map_err(|e| refuse(&e))?;
                 Ok::<_, Status>(tonic::Response::new(()))
             }
         })
@@ -157,7 +211,16 @@ where
         resp.headers_mut()
             .insert("grpc-status", HeaderValue::from_static("8"));
     }
-    label(resp, received.load(Ordering::Relaxed))
+    (label(resp, received.load(Ordering::Relaxed)), Some(kept))
+}
+
+/// The status for a push refused after decoding began; a 503's reason is
+/// counted as the HTTP push counts it.
+fn refuse(err: &PushError) -> Status {
+    if let Some(reason) = err.rejection_reason() {
+        metrics::counter!(REJECTED_PUSHES_TOTAL, "reason" => reason).increment(1);
+    }
+    status(err)
 }
 
 /// Attaches the metric labels: route `grpc`, and as `status_code` the
