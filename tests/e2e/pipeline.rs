@@ -280,3 +280,67 @@ async fn limit_without_drop_holds_pushes_up_to_push_timeout() {
     agent.wait_stdout(3, WAIT);
     assert_eq!(agent.stdout().len(), 3, "a 503 takes nothing");
 }
+
+/// A pusher that hangs up while `limit` holds its push: the agent neither
+/// answers it nor stalls, the held push stays all-or-nothing, and the next
+/// pusher is served once its own tokens are due.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pusher_that_hangs_up_during_a_limit_hold_leaves_the_agent_serving() {
+    use tokio::io::AsyncWriteExt;
+    let yaml =
+        "server:\n  http_listen_address: 127.0.0.1\n  http_listen_port: 0\n  push_timeout: 5s\n\
+         scrape_configs:\n  - job_name: app\n    http:\n      base_url: /\n\
+             \x20   pipeline_stages:\n      - limit: {rate: 4, burst: 1}\n";
+    let agent = dry_run(yaml);
+    let held = r#"{"streams":[{"stream":{"a":"1"},"values":[["1","held-1"],["2","held-2"],["3","held-3"],["4","held-4"]]}]}"#;
+    let mut sock = tokio::net::TcpStream::connect(agent.addr(0))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /loki/api/v1/push HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        held.len()
+    );
+    sock.write_all(head.as_bytes()).await.expect("head");
+    sock.write_all(held.as_bytes()).await.expect("body");
+    // Hang up once the push is being held (in flight), not before.
+    let inflight = "inflight_requests{method=\"POST\",route=\"loki_api_v1_push\"} 1";
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = reqwest::get(agent.url(0, "/metrics"))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("scrape body");
+        if text.contains(inflight) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never held:\n{text}");
+    }
+    drop(sock);
+
+    let one = r#"{"streams":[{"stream":{"a":"1"},"values":[["5","after"]]}]}"#;
+    let (status, text) = post(
+        &reqwest::Client::new(),
+        &agent.url(0, "/loki/api/v1/push"),
+        &[JSON],
+        one.to_owned(),
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+    // The hung-up push was never acknowledged; hyper drops its future when
+    // the connection closes, so it is normally not forwarded either, but
+    // if it was, it went whole.
+    let lines = agent.wait_stdout_line("after", WAIT);
+    let held_lines = lines.iter().filter(|l| l.contains("held-")).count();
+    assert!(
+        lines.iter().any(|l| l.ends_with("\tafter")),
+        "the next push arrives: {lines:?}"
+    );
+    assert!(
+        held_lines == 0 || held_lines == 4,
+        "all or nothing: {lines:?}"
+    );
+    assert!(!agent.stderr().contains("panicked"), "{}", agent.stderr());
+}

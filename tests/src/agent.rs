@@ -175,6 +175,13 @@ impl Agent {
         self.stdout.wait_until(timeout, |lines| lines.len() >= n)
     }
 
+    /// Waits until a stdout line contains `needle` (or the timeout passes)
+    /// and returns stdout's lines.
+    pub fn wait_stdout_line(&self, needle: &str, timeout: Duration) -> Vec<String> {
+        self.stdout
+            .wait_until(timeout, |lines| lines.iter().any(|l| l.contains(needle)))
+    }
+
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.snapshot()
     }
