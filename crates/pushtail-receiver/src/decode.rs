@@ -95,6 +95,13 @@ impl DecodePermits {
             .map_err(|e| PushError::Internal(format!("decoding the request failed: {e}")))?
     }
 
+    /// Takes every permit until the guard drops.
+    #[cfg(test)]
+    pub(crate) async fn hold_all(&self) -> tokio::sync::SemaphorePermit<'_> {
+        let all = u32::try_from(self.available()).unwrap_or(u32::MAX);
+        self.0.acquire_many(all).await.expect("never closed")
+    }
+
     #[cfg(test)]
     pub(crate) fn available(&self) -> usize {
         self.0.available_permits()

@@ -8,20 +8,23 @@
 //! tenant from `x-scope-orgid`, relabeling, stages, all-or-nothing
 //! hand-off). The target is the one whose `base_url` is the metadata
 //! `x-pushtail-base-url` (default `/`). Every error goes through the same
-//! [`PushError`] and is mapped to one gRPC code here.
+//! [`PushError`] and is mapped to one gRPC code here. gzip messages are
+//! inflated here, under the decode pool's rules, before tonic sees them.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
+use http_body_util::{Either, Full};
 use pushtail_proto::push::decode_push_proto;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
-use crate::decode::DecodePermits;
+use crate::body::read_limited;
+use crate::decode::{self, DecodePermits};
 use crate::error::PushError;
 use crate::layers::{RemoteAddr, RequestBytes, RouteLabel, StatusLabel};
 use crate::metrics::REJECTED_PUSHES_TOTAL;
@@ -40,6 +43,9 @@ const BASE_URL_METADATA: &str = "x-pushtail-base-url";
 const ROUTE: &str = "grpc";
 /// Bodies up to this size are decoded inline (as HTTP's cheap bodies).
 const INLINE_MAX: usize = 64 * 1024;
+/// A gRPC message's frame: a compressed flag and a big-endian `u32` length.
+const FRAME_HEADER: usize = 5;
+const GRPC_ENCODING: &str = "grpc-encoding";
 
 /// A gRPC request: its content type is `application/grpc` (any suffix).
 pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
@@ -168,6 +174,10 @@ where
         }
     };
     let limit = target.spec.max_message_size;
+    let req = match decompress(req, limit, DecodePermits::global()).await {
+        Ok(req) => req,
+        Err(e) => return (error_response(&e), Some(kept)),
+    };
     let received = Arc::new(AtomicUsize::new(0));
     let push = {
         let state = Arc::clone(state);
@@ -199,11 +209,10 @@ where
             }
         })
     };
-    let mut grpc = tonic::server::Grpc::new(RawCodec)
-        .apply_max_message_size_config(Some(limit), None)
-        // gzip messages (`grpc-encoding`) are decompressed by tonic into
-        // at most `limit` bytes (RESOURCE_EXHAUSTED beyond).
-        .accept_compressed(CompressionEncoding::Gzip);
+    // Compressed messages were undone by `decompress`; tonic itself
+    // accepts none (another `grpc-encoding` gets its UNIMPLEMENTED).
+    let mut grpc =
+        tonic::server::Grpc::new(RawCodec).apply_max_message_size_config(Some(limit), None);
     let mut resp = grpc.unary(push, req).await;
     // tonic answers an over-limit message OUT_OF_RANGE; Loki's clients and
     // this agent's contract call it RESOURCE_EXHAUSTED (HTTP's 413).
@@ -221,6 +230,73 @@ fn refuse(err: &PushError) -> Status {
         metrics::counter!(REJECTED_PUSHES_TOTAL, "reason" => reason).increment(1);
     }
     status(err)
+}
+
+/// Undoes a gzip-compressed message (`grpc-encoding: gzip`, what grpc-go
+/// clients send) the way an HTTP body's `Content-Encoding` is undone: the
+/// message is read whole (at most `limit` bytes and its frame header) and
+/// inflated into at most `limit` bytes under the decode pool's fairness
+/// rules, so a gzip bomb takes a decode permit, never an async worker. It
+/// reaches tonic re-framed as an uncompressed message. Requests without an
+/// encoding pass through untouched; other encodings are left to tonic.
+async fn decompress<B>(
+    req: Request<B>,
+    limit: usize,
+    permits: &DecodePermits,
+) -> Result<Request<Either<B, Full<Bytes>>>, PushError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let gzip = req
+        .headers()
+        .get(GRPC_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    if !gzip {
+        return Ok(req.map(Either::Left));
+    }
+    let (mut parts, body) = req.into_parts();
+    let framed = read_limited(&parts.headers, body, limit.saturating_add(FRAME_HEADER)).await?;
+    let (compressed, message) = unframe(framed)?;
+    let message = if compressed {
+        let cheap = decode::is_cheap(&message, Some("gzip"), false);
+        permits
+            .run(cheap, move || {
+                decode::decode_encoding(Some("gzip"), message, limit)
+            })
+            .await?
+    } else {
+        message
+    };
+    let mut frame = BytesMut::with_capacity(FRAME_HEADER + message.len());
+    frame.put_u8(0);
+    frame.put_u32(u32::try_from(message.len()).map_err(|_| PushError::TooLarge { limit })?);
+    frame.extend_from_slice(&message);
+    parts.headers.remove(GRPC_ENCODING);
+    Ok(Request::from_parts(
+        parts,
+        Either::Right(Full::new(frame.freeze())),
+    ))
+}
+
+/// The one message of a unary request body: its compressed flag and its
+/// bytes (a slice of `body`).
+fn unframe(body: Bytes) -> Result<(bool, Bytes), PushError> {
+    let malformed = |what: &str| PushError::Malformed(format!("invalid gRPC message: {what}"));
+    let Some((&[flag, a, b, c, d], _)) = body.split_first_chunk::<FRAME_HEADER>() else {
+        return Err(malformed("shorter than its 5-byte frame header"));
+    };
+    let len = u32::from_be_bytes([a, b, c, d]) as usize;
+    if body.len() - FRAME_HEADER != len {
+        return Err(malformed(&format!(
+            "the frame says {len} bytes, the request carries {}",
+            body.len() - FRAME_HEADER
+        )));
+    }
+    match flag {
+        0 | 1 => Ok((flag == 1, body.slice(FRAME_HEADER..))),
+        other => Err(malformed(&format!("unknown compressed flag {other}"))),
+    }
 }
 
 /// Attaches the metric labels: route `grpc`, and as `status_code` the
@@ -286,6 +362,143 @@ impl Decoder for RawCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).expect("gzip");
+        enc.finish().expect("gzip")
+    }
+
+    fn frame(flag: u8, message: &[u8]) -> Vec<u8> {
+        let mut out = vec![flag];
+        out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        out.extend_from_slice(message);
+        out
+    }
+
+    fn request(encoding: Option<&str>, body: Vec<u8>) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(Bytes::from(body)));
+        if let Some(e) = encoding {
+            req.headers_mut()
+                .insert(GRPC_ENCODING, HeaderValue::from_str(e).expect("header"));
+        }
+        req
+    }
+
+    /// What tonic is handed: the headers' encoding and the body's bytes.
+    async fn unwrapped(
+        req: Request<Either<Full<Bytes>, Full<Bytes>>>,
+    ) -> (Option<String>, bool, Vec<u8>) {
+        let encoding = req
+            .headers()
+            .get(GRPC_ENCODING)
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let (rewritten, body) = match req.into_body() {
+            Either::Left(b) => (false, b),
+            Either::Right(b) => (true, b),
+        };
+        let bytes = body.collect().await.expect("full body").to_bytes().to_vec();
+        (encoding, rewritten, bytes)
+    }
+
+    /// gzip messages reach tonic inflated and re-framed; anything else
+    /// passes untouched; a bad frame, a body past the limit or a bomb is
+    /// refused with the HTTP push's status.
+    #[tokio::test]
+    async fn gzip_messages_are_inflated_and_reframed() {
+        let permits = DecodePermits::new(1);
+        let limit = 64;
+        let msg = b"a push request".to_vec();
+        let plain = frame(0, &msg);
+        type Want = Result<(Option<&'static str>, bool, Vec<u8>), u16>;
+        let cases: Vec<(&str, Option<&str>, Vec<u8>, Want)> = vec![
+            (
+                "no encoding",
+                None,
+                plain.clone(),
+                Ok((None, false, plain.clone())),
+            ),
+            (
+                "identity",
+                Some("identity"),
+                plain.clone(),
+                Ok((Some("identity"), false, plain.clone())),
+            ),
+            (
+                "zstd is tonic's to refuse",
+                Some("zstd"),
+                frame(1, b"?"),
+                Ok((Some("zstd"), false, frame(1, b"?"))),
+            ),
+            (
+                "gzip",
+                Some("gzip"),
+                frame(1, &gzip(&msg)),
+                Ok((None, true, plain.clone())),
+            ),
+            (
+                "gzip header, message not compressed",
+                Some("GZIP"),
+                plain.clone(),
+                Ok((None, true, plain.clone())),
+            ),
+            ("empty", Some("gzip"), Vec::new(), Err(400)),
+            ("short frame header", Some("gzip"), vec![1, 0, 0], Err(400)),
+            (
+                "length too long",
+                Some("gzip"),
+                frame(1, b"xx")[..6].to_vec(),
+                Err(400),
+            ),
+            (
+                "two messages",
+                Some("gzip"),
+                [plain.clone(), plain.clone()].concat(),
+                Err(400),
+            ),
+            ("unknown flag", Some("gzip"), frame(2, b"x"), Err(400)),
+            ("not gzip", Some("gzip"), frame(1, b"not gzip"), Err(400)),
+            (
+                "too large on the wire",
+                Some("gzip"),
+                frame(0, &[b'x'; 65]),
+                Err(413),
+            ),
+            ("bomb", Some("gzip"), frame(1, &gzip(&[b'x'; 65])), Err(413)),
+        ];
+        for (name, encoding, body, want) in cases {
+            let got = match decompress(request(encoding, body), limit, &permits).await {
+                Ok(req) => Ok(unwrapped(req).await),
+                Err(e) => Err(e.status().as_u16()),
+            };
+            let want = want.map(|(e, r, b)| (e.map(str::to_owned), r, b));
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    /// A message that inflates past the inline budget needs a decode
+    /// permit: with every permit taken its first poll waits (inline work
+    /// would finish there), while a small one does not wait.
+    #[tokio::test]
+    async fn a_gzip_bomb_waits_for_a_decode_permit() {
+        use std::future::Future;
+        use std::task::{Context, Waker};
+        let permits = DecodePermits::new(1);
+        let limit = 4 << 20;
+        let held = permits.hold_all().await;
+        let bomb = request(Some("gzip"), frame(1, &gzip(&vec![b'x'; 2 << 20])));
+        let mut bomb = std::pin::pin!(decompress(bomb, limit, &permits));
+        let polled = bomb.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(polled.is_pending(), "the bomb ran without a permit");
+        let small = request(Some("gzip"), frame(1, &gzip(b"small")));
+        let small = decompress(small, limit, &permits).await.expect("small");
+        assert_eq!(unwrapped(small).await.2, frame(0, b"small"));
+        drop(held);
+        let bomb = bomb.await.expect("the bomb decodes once a permit is free");
+        assert_eq!(unwrapped(bomb).await.2.len(), 5 + (2 << 20));
+    }
 
     #[test]
     fn errors_map_to_one_code() {
