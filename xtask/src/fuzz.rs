@@ -24,6 +24,7 @@ pub const TARGETS: &[&str] = &[
     "go_layout",
     "relabel_config",
     "stage_config",
+    "template",
 ];
 
 #[derive(Parser, Debug)]
