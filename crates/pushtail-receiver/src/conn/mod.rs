@@ -171,6 +171,8 @@ impl ConnState {
             (Version::HTTP_2, _) | (_, Phase::Idle) => fresh,
             _ => inner.deadline.or(fresh),
         };
+        // TLS without ALPN cannot tell HTTP/2 before its first request.
+        inner.http2 |= version == Version::HTTP_2;
         inner.active += 1;
         inner.phase = Phase::Busy;
         inner.deadline = None;

@@ -150,6 +150,26 @@ async fn http2_idle_counts_streams_not_bytes() {
     assert_eq!(started.elapsed(), IDLE);
 }
 
+/// HTTP/2 over TLS without ALPN (the handshake said nothing, the bytes
+/// read are encrypted): its first request tells it, and from then on the
+/// HTTP/2 idle rules apply.
+#[tokio::test(start_paused = true)]
+async fn http2_without_alpn_is_told_by_its_first_request() {
+    let (mut client, server) = tokio::io::duplex(1024);
+    let state = ConnState::new(timeouts());
+    state.set_http2(false);
+    let mut io = DeadlineIo::new(server, Arc::clone(&state));
+    let mut buf = [0u8; 64];
+    state.request_started(Version::HTTP_2);
+    state.request_done();
+    let started = Instant::now();
+    tokio::time::advance(IDLE / 2).await;
+    client.write_all(b"ping").await.expect("write");
+    assert_eq!(io.read(&mut buf).await.expect("read"), 4);
+    assert_eq!(io.read(&mut buf).await.expect("eof"), 0);
+    assert_eq!(started.elapsed(), IDLE, "a PING did not restart the timer");
+}
+
 struct CountingWaker(AtomicUsize);
 
 impl Wake for CountingWaker {
