@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/go-logfmt/logfmt"
+	"github.com/shopspring/decimal"
 )
 
 func main() {
@@ -31,6 +33,7 @@ func main() {
 	write(*out, "logfmt.json", logfmtCases())
 	write(*out, "sprint_float.json", sprintFloats())
 	write(*out, "parse_ip.json", parseIPs())
+	write(*out, "sprig_decimal.json", decimalCases())
 }
 
 func write(dir, name string, v any) {
@@ -335,6 +338,94 @@ func sprintFloats() []floatCase {
 	out := make([]floatCase, 0, len(floatInputs))
 	for _, f := range floatInputs {
 		out = append(out, floatCase{Input: f, Output: fmt.Sprint(f)})
+	}
+	return out
+}
+
+// ---- sprig's float arithmetic (addf, add1f, subf, mulf, divf) ----
+//
+// sprig v3 computes these with shopspring/decimal (v1.4.0 in its go.mod)
+// through the helper below, which is sprig's execDecimalOp: each operand
+// becomes the decimal of its shortest digits, the operation is exact
+// (division rounds to 16 places), the result is the nearest float64.
+
+type decimalCase struct {
+	Op   string    `json:"op"`
+	Args []float64 `json:"args"`
+	// strconv.FormatFloat(result, 'g', -1, 64): JSON cannot carry ±Inf.
+	Output string `json:"output,omitempty"`
+	// The panic sprig's function raised (text/template reports it).
+	Error string `json:"error,omitempty"`
+}
+
+var decimalInputs = []struct {
+	op   string
+	args []float64
+}{
+	{"addf", nil}, {"addf", []float64{1.1, 2.2}}, {"addf", []float64{0.1, 0.2}},
+	{"addf", []float64{0.1, 0.2, 0.3}}, {"addf", []float64{1e300, 1e-300}},
+	{"addf", []float64{-0.5, 0.5}}, {"addf", []float64{1.5, 2}}, {"addf", []float64{3, math.Copysign(0, -1)}},
+	{"addf", []float64{1e308, 1e308}}, {"addf", []float64{5e-324, 5e-324}},
+	{"addf", []float64{0.1, 0.7}}, {"addf", []float64{123456789.123, 0.877}},
+	{"addf", []float64{9007199254740992, 1}}, {"addf", []float64{1.7976931348623157e308, 1e292}},
+	{"add1f", []float64{0.1}}, {"add1f", []float64{-1}}, {"add1f", []float64{1e16}},
+	{"add1f", []float64{0.2}},
+	{"subf", []float64{0.3, 0.1}}, {"subf", []float64{1, 0.9}}, {"subf", []float64{-1e-7, 1e-7}},
+	{"subf", []float64{1e16, 1}}, {"subf", []float64{5}}, {"subf", []float64{0.3, 0.1, 0.2}},
+	{"mulf", []float64{1.1, 1.1}}, {"mulf", []float64{0.1, 3}}, {"mulf", []float64{1e200, 1e200}},
+	{"mulf", []float64{1e-200, 1e-200}}, {"mulf", []float64{-2.5, 4}}, {"mulf", []float64{123.456, 0.001}},
+	{"mulf", []float64{0.07, 100}}, {"mulf", []float64{1.15, 100}}, {"mulf", []float64{3}},
+	{"divf", []float64{1, 3}}, {"divf", []float64{2, 3}}, {"divf", []float64{-2, 3}},
+	{"divf", []float64{10, 4}}, {"divf", []float64{1, 7}}, {"divf", []float64{1e-20, 3}},
+	{"divf", []float64{1e20, 3}}, {"divf", []float64{0.3, 0.1}}, {"divf", []float64{5e-17, 1}},
+	{"divf", []float64{-5e-17, 1}}, {"divf", []float64{4.9e-17, 1}}, {"divf", []float64{-1, 3}},
+	{"divf", []float64{0, 5}}, {"divf", []float64{22, 7, 3}}, {"divf", []float64{1, 0}},
+	{"divf", []float64{1e308, 1e-308}}, {"divf", []float64{1.5e-16, -1}}, {"divf", []float64{2.5e-16, 1}},
+	{"divf", []float64{7}},
+}
+
+func execDecimalOp(a float64, b []float64, f func(d1, d2 decimal.Decimal) decimal.Decimal) float64 {
+	prt := decimal.NewFromFloat(a)
+	for _, x := range b {
+		prt = f(prt, decimal.NewFromFloat(x))
+	}
+	rslt, _ := prt.Float64()
+	return rslt
+}
+
+func decimalOp(op string, args []float64) float64 {
+	add := func(d1, d2 decimal.Decimal) decimal.Decimal { return d1.Add(d2) }
+	switch op {
+	case "addf":
+		return execDecimalOp(0, args, add)
+	case "add1f":
+		return execDecimalOp(args[0], []float64{1}, add)
+	case "subf":
+		return execDecimalOp(args[0], args[1:], func(d1, d2 decimal.Decimal) decimal.Decimal { return d1.Sub(d2) })
+	case "mulf":
+		return execDecimalOp(args[0], args[1:], func(d1, d2 decimal.Decimal) decimal.Decimal { return d1.Mul(d2) })
+	case "divf":
+		return execDecimalOp(args[0], args[1:], func(d1, d2 decimal.Decimal) decimal.Decimal { return d1.Div(d2) })
+	}
+	panic("unknown op " + op)
+}
+
+func decimalCases() []decimalCase {
+	out := make([]decimalCase, 0, len(decimalInputs))
+	for _, in := range decimalInputs {
+		c := decimalCase{Op: in.op, Args: in.args}
+		if c.Args == nil {
+			c.Args = []float64{}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					c.Error = fmt.Sprint(r)
+				}
+			}()
+			c.Output = strconv.FormatFloat(decimalOp(in.op, in.args), 'g', -1, 64)
+		}()
+		out = append(out, c)
 	}
 	return out
 }

@@ -9,6 +9,7 @@
 
 mod convert;
 mod date;
+mod decimal;
 mod lists;
 mod numeric;
 mod other;

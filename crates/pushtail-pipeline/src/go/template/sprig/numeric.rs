@@ -4,6 +4,7 @@
 use gotmpl::{FuncMap, Value};
 
 use super::convert::{strval, to_float64, to_int64};
+use super::decimal::{self, Op};
 use crate::go::template::args::{
     fail, int, list_value, register, str_value, string, Arity::AtLeast, Arity::Exactly, Res,
 };
@@ -76,19 +77,21 @@ pub(super) fn register_all(m: &mut FuncMap) {
             a.iter().map(to_float64).fold(f64::INFINITY, go_min),
         ))
     });
+    // Decimal, not float64, arithmetic: see `decimal.rs`.
     register(m, "add1f", Exactly(1), |a| {
-        Ok(Value::Float(to_float64(&a[0]) + 1.0))
+        decimal_fold(&a[..1], &[Value::Int(1)], Op::Add)
     });
     register(m, "addf", AtLeast(0), |a| {
-        Ok(Value::Float(a.iter().map(to_float64).sum()))
+        decimal_fold(&[Value::Int(0)], a, Op::Add)
     });
-    register(m, "subf", AtLeast(1), |a| fold_f(a, |x, y| x - y));
-    register(m, "mulf", AtLeast(1), |a| fold_f(a, |x, y| x * y));
+    register(m, "subf", AtLeast(1), |a| {
+        decimal_fold(&a[..1], &a[1..], Op::Sub)
+    });
+    register(m, "mulf", AtLeast(1), |a| {
+        decimal_fold(&a[..1], &a[1..], Op::Mul)
+    });
     register(m, "divf", AtLeast(1), |a| {
-        if a[1..].iter().any(|v| to_float64(v) == 0.0) {
-            return Err(fail("decimal division by 0"));
-        }
-        fold_f(a, |x, y| x / y)
+        decimal_fold(&a[..1], &a[1..], Op::Div)
     });
     register(m, "ceil", Exactly(1), |a| {
         Ok(Value::Float(to_float64(&a[0]).ceil()))
@@ -159,9 +162,12 @@ fn go_min(x: f64, y: f64) -> f64 {
     }
 }
 
-fn fold_f(a: &[Value], f: fn(f64, f64) -> f64) -> Res {
-    let first = to_float64(&a[0]);
-    Ok(Value::Float(a[1..].iter().map(to_float64).fold(first, f)))
+/// `first op rest…` in sprig's decimal arithmetic, every value through
+/// `ToFloat64` first.
+fn decimal_fold(first: &[Value], rest: &[Value], op: Op) -> Res {
+    let first = first.first().map_or(0.0, to_float64);
+    let rest: Vec<f64> = rest.iter().map(to_float64).collect();
+    Ok(Value::Float(decimal::fold(first, &rest, op)?))
 }
 
 /// The biggest list `until`/`seq` build, against runaway templates.
