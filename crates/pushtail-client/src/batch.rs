@@ -36,9 +36,20 @@ impl Batch {
     }
 
     /// The position of the stream with `labels`, created empty if new.
+    #[cfg(test)]
     pub(crate) fn slot(&mut self, labels: &LabelSet) -> usize {
+        self.slot_within(labels, 0).unwrap_or_default()
+    }
+
+    /// The position of the stream with `labels`, created empty if new and
+    /// the batch has fewer than `max_streams` streams (0: no limit);
+    /// `None` when a new stream would pass the limit.
+    pub(crate) fn slot_within(&mut self, labels: &LabelSet, max_streams: usize) -> Option<usize> {
         if let Some(&i) = self.index.get(labels) {
-            return i;
+            return Some(i);
+        }
+        if max_streams > 0 && self.streams.len() >= max_streams {
+            return None;
         }
         let i = self.streams.len();
         self.index.insert(labels.clone(), i);
@@ -46,7 +57,7 @@ impl Batch {
             labels: labels.clone(),
             entries: Vec::new(),
         });
-        i
+        Some(i)
     }
 
     /// Adds `entry` to the stream at `slot` (from [`Batch::slot`]), keeping

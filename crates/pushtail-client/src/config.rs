@@ -67,6 +67,10 @@ pub struct ClientConfig {
     /// over TLS with ALPN when the server offers it.
     #[serde(default)]
     pub enable_http2: Option<bool>,
+    /// The top-level `limits_config`, set by the agent for every client
+    /// (not a key of `clients[]`).
+    #[serde(skip)]
+    pub limits: crate::ClientLimits,
 }
 
 /// A value under a Promtail key that pushtail accepts and ignores.
@@ -208,6 +212,7 @@ impl ClientConfig {
             stream_lag_labels: None,
             follow_redirects: None,
             enable_http2: None,
+            limits: crate::ClientLimits::default(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod metrics;
 mod batch;
 mod connect;
 mod encode;
+mod limits;
 mod probe;
 mod queue;
 mod send;
@@ -29,6 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{ClientConfig, ClientConfigError};
 
+pub use limits::ClientLimits;
 pub use probe::{Attempt, ClientSnapshot, Probe};
 
 /// Why a client could not be built.
@@ -145,6 +147,7 @@ impl Client {
             backlog,
             resume: resume.clone(),
             last_log_end: None,
+            limits: config.limits,
         };
         let task = runtime.spawn(sender.run());
         Ok(ClientHandle {

@@ -15,10 +15,9 @@ pub const DROPPED_BYTES: &str = "promtail_dropped_bytes_total";
 pub const REQUEST_DURATION: &str = "promtail_request_duration_seconds";
 pub const BATCH_RETRIES: &str = "promtail_batch_retries_total";
 pub const PENDING_ENTRIES: &str = "pushtail_client_pending_entries";
-/// Promtail's counters of entries (and bytes) the client changed before
-/// sending, by the drop reasons. pushtail's client never changes an entry
-/// after it was accepted, so these stay at 0; they exist because Promtail
-/// dashboards read them.
+/// Promtail's counters of entries (and bytes cut from them) the client
+/// changed before sending, by the drop reasons: only `line_too_long`, a
+/// line cut to `limits_config.max_line_size` with `max_line_size_truncate`.
 pub const MUTATED_ENTRIES: &str = "promtail_mutated_entries_total";
 pub const MUTATED_BYTES: &str = "promtail_mutated_bytes_total";
 
@@ -98,6 +97,8 @@ pub(crate) struct ClientMetrics {
     pub(crate) batch_retries: Counter,
     dropped_entries: [Counter; 4],
     dropped_bytes: [Counter; 4],
+    mutated_entries: [Counter; 4],
+    mutated_bytes: [Counter; 4],
     /// Request duration per status code (`-1`: no response), built on first use.
     durations: HashMap<i32, Histogram>,
 }
@@ -119,10 +120,9 @@ impl ClientMetrics {
             c.increment(0);
             c
         };
-        // Registered at 0 and never changed (see MUTATED_ENTRIES).
-        let _ = by_reason(MUTATED_ENTRIES);
-        let _ = by_reason(MUTATED_BYTES);
         ClientMetrics {
+            mutated_entries: by_reason(MUTATED_ENTRIES),
+            mutated_bytes: by_reason(MUTATED_BYTES),
             host: host.to_owned(),
             sent_entries: counter(SENT_ENTRIES),
             sent_bytes: counter(SENT_BYTES),
@@ -142,6 +142,12 @@ impl ClientMetrics {
     pub(crate) fn dropped(&self, reason: DropReason, entries: u64, bytes: u64) {
         self.dropped_entries[reason.index()].increment(entries);
         self.dropped_bytes[reason.index()].increment(bytes);
+    }
+
+    /// `entries` changed before sending, `bytes` cut from them.
+    pub(crate) fn mutated(&self, reason: DropReason, entries: u64, bytes: u64) {
+        self.mutated_entries[reason.index()].increment(entries);
+        self.mutated_bytes[reason.index()].increment(bytes);
     }
 
     pub(crate) fn request_duration(&mut self, status: i32, seconds: f64) {

@@ -121,12 +121,18 @@ impl Transport {
                 error = %error,
                 "final error sending batch, dropping it"
             );
-            self.metrics.dropped(reason, entries, bytes);
-            self.probe.dropped(reason, entries);
-            self.dropped
-                .fetch_add(entries, std::sync::atomic::Ordering::Relaxed);
+            self.count_dropped(reason, entries, bytes);
             return;
         }
+    }
+
+    /// Counts entries this client gave up on, everywhere drops are seen:
+    /// the metrics, the status page, the handle.
+    pub(crate) fn count_dropped(&self, reason: DropReason, entries: u64, bytes: u64) {
+        self.metrics.dropped(reason, entries, bytes);
+        self.probe.dropped(reason, entries);
+        self.dropped
+            .fetch_add(entries, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn attempt(&mut self, body: bytes::Bytes, tenant: Option<&HeaderValue>) -> Outcome {

@@ -8,11 +8,13 @@
 
 use std::collections::HashMap;
 
-use pushtail_proto::model::{LogSpan, TenantBatch};
+use pushtail_proto::model::{Entry, LogSpan, TenantBatch};
 use pushtail_proto::tenant::TenantId;
 use tokio::time::Instant;
 
 use crate::batch::{Batch, ExternalLabels};
+use crate::limits::{ClientLimits, LineFate};
+use crate::metrics::DropReason;
 use crate::queue::Backlog;
 use crate::send::Transport;
 
@@ -30,6 +32,7 @@ pub(crate) struct Sender {
     pub(crate) resume: tokio::sync::watch::Sender<u64>,
     /// End position of the last logged delivery taken from the queue.
     pub(crate) last_log_end: Option<u64>,
+    pub(crate) limits: ClientLimits,
 }
 
 /// [`Sender::resume`] before any position is known.
@@ -90,6 +93,23 @@ impl Sender {
             // stream and batch rather than once per entry.
             let mut slot = None;
             for entry in &stream.entries {
+                let entry = match self.limits.line(entry.line.len()) {
+                    LineFate::Keep => entry.clone(),
+                    LineFate::Truncate { keep } => {
+                        let cut = (entry.line.len() - keep) as u64;
+                        self.transport
+                            .metrics
+                            .mutated(DropReason::LineTooLong, 1, cut);
+                        Entry {
+                            line: entry.line.slice(..keep),
+                            ..entry.clone()
+                        }
+                    }
+                    LineFate::Drop => {
+                        self.refuse(DropReason::LineTooLong, entry);
+                        continue;
+                    }
+                };
                 let size = entry.size();
                 if let Some(full) =
                     batch.take_if(|b| !b.is_empty() && b.bytes() + size > self.batchsize)
@@ -101,8 +121,15 @@ impl Sender {
                 if let Some(span) = log {
                     b.note_log(span.start);
                 }
-                let i = *slot.get_or_insert_with(|| b.slot(&labels));
-                b.push_at(i, entry.clone());
+                let i = match slot.or_else(|| b.slot_within(&labels, self.limits.max_streams)) {
+                    Some(i) => i,
+                    None => {
+                        self.refuse(DropReason::StreamLimited, &entry);
+                        continue;
+                    }
+                };
+                slot = Some(i);
+                b.push_at(i, entry);
                 if b.bytes() >= self.batchsize {
                     slot = None;
                     if let Some(full) = batch.take() {
@@ -114,6 +141,14 @@ impl Sender {
         if let Some(b) = batch {
             self.batches.insert(tenant, b);
         }
+    }
+
+    /// Drops one entry before batching (a `limits_config` limit): counted
+    /// as a failed send's entries are, and no longer pending.
+    fn refuse(&mut self, reason: DropReason, entry: &Entry) {
+        self.transport
+            .count_dropped(reason, 1, entry.line.len() as u64);
+        self.backlog.pending.sub(1);
     }
 
     fn next_deadline(&self) -> Option<Instant> {

@@ -222,3 +222,58 @@ async fn the_resume_position_stays_at_the_first_delivery_not_yet_sent() {
     assert_eq!(handle.dropped_entries(), 0);
     assert_eq!(loki.entry_count(), 3);
 }
+
+/// `limits_config`: a line past `max_line_size` is dropped, or cut with
+/// `max_line_size_truncate` (counted as mutated, with the bytes cut); a
+/// batch holds at most `max_streams` streams and a further stream's
+/// entries are dropped. Every drop is counted; nothing else is touched.
+#[tokio::test]
+async fn limits_drop_or_cut_long_lines_and_cap_streams_per_batch() {
+    let (snap, _metrics) = recorder();
+    let cases: &[(bool, &[&str])] = &[
+        (false, &["short", "exactly10!", "a", "b"]),
+        (true, &["short", "exactly10!", "0123456789", "a", "b"]),
+    ];
+    for (truncate, want) in cases {
+        let loki = FakeLoki::start().await;
+        let mut cfg = config(&loki);
+        cfg.limits = pushtail_client::ClientLimits {
+            max_line_size: 10,
+            max_line_size_truncate: *truncate,
+            max_streams: 2,
+        };
+        let (tx, handle) = start(cfg);
+        let long = "0123456789-and-more-é";
+        tx.send(batch(None, &[("s", "1")], &["short", "exactly10!", long]))
+            .await
+            .unwrap();
+        tx.send(batch(None, &[("s", "2")], &["a"])).await.unwrap();
+        tx.send(batch(None, &[("s", "3")], &["capped"]))
+            .await
+            .unwrap();
+        tx.send(batch(None, &[("s", "2")], &["b"])).await.unwrap();
+        finish(tx, handle).await;
+        let got: Vec<String> = loki.entries().into_iter().map(|r| r.line).collect();
+        assert_eq!(got, *want, "truncate: {truncate}");
+        let reason = |r| [("reason", r)];
+        let (dropped, mutated) = if *truncate { (0.0, 1.0) } else { (1.0, 0.0) };
+        let m = |name, r| metric(&snap, &loki, name, &reason(r));
+        assert_eq!(
+            m("promtail_dropped_entries_total", "line_too_long"),
+            dropped
+        );
+        assert_eq!(
+            m("promtail_dropped_bytes_total", "line_too_long"),
+            dropped * long.len() as f64
+        );
+        assert_eq!(
+            m("promtail_mutated_entries_total", "line_too_long"),
+            mutated
+        );
+        assert_eq!(
+            m("promtail_mutated_bytes_total", "line_too_long"),
+            mutated * (long.len() - 10) as f64
+        );
+        assert_eq!(m("promtail_dropped_entries_total", "stream_limited"), 1.0);
+    }
+}
