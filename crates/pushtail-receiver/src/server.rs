@@ -12,53 +12,37 @@
 //! (answered 503 when it runs out) and how long a response write may stall
 //! on a client that does not read. `accept` errors are classified in
 //! [`crate::accept`]. Nothing here reads bodies.
-
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio_rustls::server::TlsStream;
-use tower::ServiceBuilder;
-use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::trace::{DefaultOnFailure, Trace, TraceLayer};
 
-use crate::accept::{classify, AcceptAction, BACKOFF};
 use crate::auth::CredentialError;
 use crate::config::ServerConfig;
-use crate::conn::{
-    connection_error_reason, count_rejection, ConnService, ConnState, DeadlineIo, Timeouts,
-};
 use crate::handoff::Handoff;
-use crate::layers::{MetricsLayer, MetricsService};
-use crate::metrics::{
-    SERVER_TCP_CONNECTIONS, SERVER_TCP_CONNECTIONS_LIMIT, TCP_CONNECTIONS,
-    TLS_HANDSHAKE_FAILURES_TOTAL,
-};
 use crate::route::RouteTable;
-use crate::service::{ClientIdentity, ListenerService, ListenerState, ReloadEndpoint, Routing};
+use crate::service::{ListenerState, ReloadEndpoint, Routing};
 use crate::status::{ListenerView, StatusBoard, StatusSource};
-use crate::target::{now_ns, BatchSet, Target};
-use crate::tls::{
-    client_cn, looks_like_plain_http, Tls, TlsError, PLAIN_HTTP_RESPONSE, ROTATION_CHECK,
-};
+use crate::target::Target;
+use crate::tls::{Tls, TlsError};
 use crate::{normalize_base_url, validate, ListenerSpec, Output, ReceiverConfigError};
 
-/// How often held pipeline entries (multiline) are checked for release.
-const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
-/// How often histogram upkeep runs on the metrics handle.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+mod flush;
+mod reload;
+mod serve;
+
+use flush::{flush_loop, flush_targets};
+pub use reload::{ReloadError, ReloadFailure, ReloadHook, Reloader};
+use serve::serve;
+#[cfg(test)]
+pub(crate) use serve::stack;
 
 /// Why the receiver could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -79,23 +63,6 @@ pub enum ReceiverError {
     Tls { address: String, source: TlsError },
     #[error(transparent)]
     Credentials(#[from] CredentialError),
-}
-
-/// Why `POST /reload` failed, as the binary's hook reports it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReloadFailure {
-    /// The new config is invalid or changes what cannot change: 400.
-    #[error("{0}")]
-    Refused(String),
-    /// The config could not be loaded at all (unreadable): 500.
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// What `POST /reload` runs: the binary's reload (the same as SIGHUP's), so
-/// the receiver never depends on the binary.
-pub trait ReloadHook: Send + Sync {
-    fn reload(&self) -> Pin<Box<dyn Future<Output = Result<(), ReloadFailure>> + Send + '_>>;
 }
 
 /// The bound listeners, ready to serve.
@@ -281,81 +248,6 @@ impl Receiver {
     }
 }
 
-/// Why a reload was refused; the running configuration stays in force.
-#[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    #[error(transparent)]
-    Config(#[from] ReceiverConfigError),
-    #[error("{0}: listeners cannot change while running; restart to apply")]
-    ListenersChanged(String),
-    #[error(transparent)]
-    Credentials(#[from] CredentialError),
-}
-
-/// Applies new targets (labels, relabel rules, pipelines, base URLs, limits)
-/// to running listeners. The listeners themselves (addresses, ports,
-/// timeouts) are fixed for the life of the process.
-#[derive(Clone)]
-pub struct Reloader {
-    listeners: Vec<(ServerConfig, Arc<ListenerState>)>,
-    handoff: Arc<Handoff>,
-}
-
-impl std::fmt::Debug for Reloader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reloader")
-            .field("listeners", &self.listeners.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Reloader {
-    /// Validates `listeners` (same listeners as running, in the same order)
-    /// and swaps every listener's routes and targets at once. Entries that
-    /// the replaced pipelines still held (multiline) are released into the
-    /// output, not lost.
-    pub async fn reload(&self, listeners: Vec<ListenerSpec>) -> Result<(), ReloadError> {
-        validate(&listeners)?;
-        if listeners.len() != self.listeners.len() {
-            return Err(ReloadError::ListenersChanged(format!(
-                "{} listeners running, {} configured",
-                self.listeners.len(),
-                listeners.len()
-            )));
-        }
-        for (i, (spec, (server, _))) in listeners.iter().zip(&self.listeners).enumerate() {
-            if spec.server != *server {
-                let what = if spec.server.http_tls_config != server.http_tls_config {
-                    "has a new http_tls_config (certificate files are re-read when they change, without a reload)"
-                } else {
-                    "has new server settings"
-                };
-                return Err(ReloadError::ListenersChanged(format!(
-                    "listener {i} ({}:{}) {what}",
-                    server.http_listen_address, server.http_listen_port
-                )));
-            }
-        }
-        // Credential files are read before anything is swapped.
-        let routings = listeners
-            .iter()
-            .zip(&self.listeners)
-            .map(|(spec, (_, state))| routing(spec, Some(&state.routing.load())))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut replaced = Vec::with_capacity(listeners.len());
-        for (new, (_, state)) in routings.into_iter().zip(&self.listeners) {
-            replaced.push(state.routing.swap(Arc::new(new)));
-        }
-        for old in replaced {
-            flush_routing(&old, &self.handoff, true, Some(RELOAD_FLUSH_TIMEOUT)).await;
-        }
-        Ok(())
-    }
-}
-
-/// How long entries released by replaced pipelines wait for queue room.
-const RELOAD_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
-
 fn resolve(server: &ServerConfig) -> Result<SocketAddr, ReceiverError> {
     let host = server.http_listen_address.trim();
     let host = if host.is_empty() { "0.0.0.0" } else { host };
@@ -430,28 +322,6 @@ fn reload_endpoint(spec: &ListenerSpec) -> Arc<ReloadEndpoint> {
     })
 }
 
-/// The layered service of one listener: tracing, metrics, the write
-/// timeout, then the router. The read deadlines wrap it per connection
-/// ([`ConnService`]).
-pub(crate) type Stack =
-    Trace<MetricsService<ListenerService>, SharedClassifier<ServerErrorsAsFailures>>;
-
-pub(crate) fn stack(state: Arc<ListenerState>, server: &ServerConfig) -> Stack {
-    ServiceBuilder::new()
-        // Refusals are logged once, at warn, with their reason, by the
-        // service (`crate::rejections`); tower-http's ERROR line for every
-        // 5xx (a 503 is backpressure, not a failure) is debug only.
-        .layer(
-            TraceLayer::new_for_http()
-                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
-        )
-        .layer(MetricsLayer)
-        .service(ListenerService {
-            state,
-            write_timeout: server.http_server_write_timeout.get(),
-        })
-}
-
 /// Names a listener in messages: the shared server, or the job whose
 /// `loki_push_api` block it serves.
 pub(crate) fn describe_listener(spec: &ListenerSpec) -> String {
@@ -461,310 +331,6 @@ pub(crate) fn describe_listener(spec: &ListenerSpec) -> String {
             target.job_name
         ),
         _ => "the shared server (server.http_listen_port)".to_owned(),
-    }
-}
-
-/// Accepts connections until told to stop, then drains them gracefully.
-/// Each connection (its TLS handshake too) runs on its own task, so a slow
-/// handshake never holds up `accept`.
-async fn serve(bound: Bound, mut stop: watch::Receiver<bool>) {
-    let Bound {
-        shared,
-        listener,
-        addr,
-        server,
-        state,
-        tls,
-    } = bound;
-    let service = stack(state, &server);
-    let limit = (server.http_listen_conn_limit > 0)
-        .then(|| Arc::new(Semaphore::new(server.http_listen_conn_limit)));
-    let timeouts = Timeouts::new(
-        server.http_server_read_timeout.get(),
-        server.http_server_idle_timeout.get(),
-        server.http_server_write_timeout.get(),
-    );
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper's header timer would also run while a keep-alive connection
-    // idles; the connection deadline covers both cases instead.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(None);
-    let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
-    let connections = metrics::gauge!(TCP_CONNECTIONS);
-    let server_connections = metrics::gauge!(SERVER_TCP_CONNECTIONS, "protocol" => "http");
-    if shared {
-        // dskit's gauge is per server: the shared server's limit.
-        metrics::gauge!(SERVER_TCP_CONNECTIONS_LIMIT, "protocol" => "http")
-            .set(server.http_listen_conn_limit as f64);
-    }
-    let rotation = tls
-        .as_ref()
-        .filter(|t| t.has_files())
-        .map(|t| tokio::spawn(watch_rotation(Arc::clone(t), stop.clone())));
-    tracing::debug!(%addr, tls = tls.is_some(), "accepting connections");
-    loop {
-        let permit = match &limit {
-            Some(sem) => tokio::select! {
-                p = Arc::clone(sem).acquire_owned() => p.ok(),
-                _ = stopped(&mut stop) => break,
-            },
-            None => None,
-        };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => match classify(&e) {
-                    AcceptAction::Retry => {
-                        tracing::debug!(%addr, error = %e, "accept failed, retrying");
-                        continue;
-                    }
-                    AcceptAction::BackOff => {
-                        tracing::warn!(%addr, error = %e, backoff = ?BACKOFF, "accept failed, pausing");
-                        tokio::select! {
-                            _ = tokio::time::sleep(BACKOFF) => continue,
-                            _ = stopped(&mut stop) => break,
-                        }
-                    }
-                },
-            },
-            _ = stopped(&mut stop) => break,
-        };
-        let conn_state = ConnState::new(timeouts);
-        let gauge = connections.clone();
-        gauge.increment(1.0);
-        let server_gauge = server_connections.clone();
-        server_gauge.increment(1.0);
-        let conn = Conn {
-            builder: Arc::clone(&builder),
-            service: service.clone(),
-            state: conn_state,
-            watcher: graceful.watcher(),
-            peer,
-        };
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            match tls {
-                None => {
-                    let io = DeadlineIo::new(stream, Arc::clone(&conn.state));
-                    conn.serve(io, None).await;
-                }
-                Some(tls) => match handshake(&tls, stream, &conn.state, timeouts).await {
-                    Ok((io, identity)) => conn.serve(io, Some(identity)).await,
-                    Err(e) => {
-                        if conn.state.expired().is_none() {
-                            metrics::counter!(TLS_HANDSHAKE_FAILURES_TOTAL).increment(1);
-                        }
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    }
-                },
-            }
-            gauge.decrement(1.0);
-            server_gauge.decrement(1.0);
-            drop(permit);
-        });
-    }
-    drop(listener);
-    if let Some(rotation) = rotation {
-        rotation.abort();
-    }
-    let grace = server.graceful_shutdown_timeout.get();
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(%addr, "connections still open after graceful_shutdown_timeout");
-    }
-}
-
-/// What serving one accepted connection needs.
-struct Conn {
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    service: Stack,
-    state: Arc<ConnState>,
-    watcher: hyper_util::server::graceful::Watcher,
-    peer: SocketAddr,
-}
-
-impl Conn {
-    /// Serves HTTP/1 or HTTP/2 on `io` until the connection ends.
-    async fn serve<I>(self, io: I, identity: Option<ClientIdentity>)
-    where
-        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let conn = self
-            .builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(io),
-                TowerToHyperService::new(
-                    ConnService::new(self.service, Arc::clone(&self.state), identity)
-                        .with_peer(self.peer),
-                ),
-            )
-            .into_owned();
-        if let Err(e) = self.watcher.watch(conn).await {
-            if self.state.expired().is_none() {
-                if let Some(reason) = connection_error_reason(e.as_ref()) {
-                    count_rejection(reason);
-                }
-            }
-            tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
-        }
-    }
-}
-
-/// The TLS handshake, under the connection's read deadline (it runs from
-/// accept). A client that speaks plain HTTP gets a one-line 400 in plain
-/// text and the connection closes. Returns the stream and what the client
-/// certificate says.
-async fn handshake(
-    tls: &Tls,
-    stream: TcpStream,
-    state: &Arc<ConnState>,
-    timeouts: Timeouts,
-) -> std::io::Result<(TlsStream<DeadlineIo<TcpStream>>, ClientIdentity)> {
-    let mut first = [0u8; 1];
-    let peeked = match timeouts.read {
-        Some(limit) => tokio::time::timeout(limit, stream.peek(&mut first))
-            .await
-            .map_err(|_| {
-                count_rejection(crate::conn::reason::READ_TIMEOUT);
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake in time")
-            })??,
-        None => stream.peek(&mut first).await?,
-    };
-    if peeked == 1 && looks_like_plain_http(first[0]) {
-        refuse_plain_http(stream, timeouts).await;
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "plain HTTP request on a TLS port",
-        ));
-    }
-    let stream = tls
-        .acceptor()
-        .accept(DeadlineIo::new(stream, Arc::clone(state)))
-        .await?;
-    let (_, conn) = stream.get_ref();
-    state.set_http2(conn.alpn_protocol() == Some(b"h2"));
-    let cn = if tls.verified { client_cn(conn) } else { None };
-    Ok((
-        stream,
-        ClientIdentity {
-            cn: cn.map(Arc::from),
-        },
-    ))
-}
-
-/// Answers a plain HTTP client on a TLS port with a one-line 400, then
-/// closes: our side first, then after reading what the client sent (at most
-/// [`PLAIN_HTTP_DRAIN`] bytes, within the read timeout or a second), so the
-/// kernel does not reset the connection and swallow the answer.
-async fn refuse_plain_http(mut stream: TcpStream, timeouts: Timeouts) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    // The answer fits any socket buffer: one non-blocking write.
-    let _ = stream.try_write(PLAIN_HTTP_RESPONSE);
-    let _ = stream.shutdown().await;
-    let limit = timeouts
-        .read
-        .unwrap_or(PLAIN_HTTP_LINGER)
-        .min(PLAIN_HTTP_LINGER);
-    let drain = async {
-        let mut buf = [0u8; 4096];
-        let mut read = 0;
-        while read < PLAIN_HTTP_DRAIN {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => read += n,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(limit, drain).await;
-}
-
-/// How much of a plain HTTP request is read (and dropped) before closing.
-const PLAIN_HTTP_DRAIN: usize = 64 * 1024;
-/// How long a refused plain HTTP client is given to finish sending.
-const PLAIN_HTTP_LINGER: Duration = Duration::from_secs(1);
-
-/// Re-reads the TLS files when they change, until the listener stops.
-async fn watch_rotation(tls: Arc<Tls>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(ROTATION_CHECK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                let tls = Arc::clone(&tls);
-                // File reads: off the async workers.
-                let _ = tokio::task::spawn_blocking(move || tls.check_rotation()).await;
-            }
-            _ = stopped(&mut stop) => return,
-        }
-    }
-}
-
-/// Every [`FLUSH_INTERVAL`], releases entries stages held past their
-/// deadline and hands them off; also keeps the metrics handle's upkeep.
-async fn flush_loop(
-    states: Vec<Arc<ListenerState>>,
-    handoff: Arc<Handoff>,
-    metrics: Option<PrometheusHandle>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut flush = tokio::time::interval(FLUSH_INTERVAL);
-    let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
-    loop {
-        tokio::select! {
-            _ = flush.tick() => flush_targets(&states, &handoff, false, None).await,
-            _ = upkeep.tick(), if metrics.is_some() => {
-                if let Some(handle) = &metrics {
-                    handle.run_upkeep();
-                }
-            }
-            _ = stopped(&mut stop) => return,
-        }
-    }
-}
-
-/// Hands off entries the stages release (all of them with `force`). They
-/// were accepted already, so they wait for room (up to `timeout`) rather
-/// than being refused.
-async fn flush_targets(
-    states: &[Arc<ListenerState>],
-    handoff: &Handoff,
-    force: bool,
-    timeout: Option<Duration>,
-) {
-    for state in states {
-        flush_routing(&state.routing.load_full(), handoff, force, timeout).await;
-    }
-}
-
-/// [`flush_targets`] for one listener's routing (also the routing a reload
-/// replaced).
-async fn flush_routing(
-    routing: &Routing,
-    handoff: &Handoff,
-    force: bool,
-    timeout: Option<Duration>,
-) {
-    for target in &routing.targets {
-        let mut out = BatchSet::default();
-        target.flush(now_ns(), force, &mut out);
-        let entries = out.entry_count();
-        if entries == 0 {
-            continue;
-        }
-        match handoff.send(out.into_batches(), timeout).await {
-            Ok(()) => target.count_written(entries),
-            Err(e) => tracing::warn!(
-                job = %target.spec.job_name,
-                entries,
-                error = %e,
-                "could not hand off entries released by pipeline stages"
-            ),
-        }
     }
 }
 

@@ -1,12 +1,12 @@
 //! Go's `time.Time.Format`, over the same layout elements `time.Parse`
-//! reads (one tokenizer, [`super::next_std`], for both directions).
+//! reads (one tokenizer, [`super::tokenizer::next_std`], for both directions).
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, Offset, Timelike};
 use chrono_tz::{OffsetName, Tz};
 
-use super::{next_std, Std, TzForm, LONG_DAYS, LONG_MONTHS};
+use super::tokenizer::{next_std, Std, TzForm, LONG_DAYS, LONG_MONTHS};
 
 /// `t` formatted with Go layout `layout`, in `t`'s zone.
 pub(crate) fn format(layout: &str, t: DateTime<Tz>) -> String {
