@@ -565,3 +565,65 @@ async fn a_503_takes_nothing_even_when_a_push_fans_into_more_tenants_than_queue_
     assert!(duplicates.is_empty(), "delivered twice: {duplicates:?}");
     assert_eq!(seen.len(), want);
 }
+
+/// Promtail's `limits_config` through the real binary: a long line is cut
+/// to `max_line_size` (`max_line_size_truncate`) and counted as mutated; a
+/// batch carries at most `max_streams` streams; the readline limit is one
+/// bucket for every target (its burst passes, the rest is dropped and
+/// counted). What is not limited arrives unchanged.
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_config_cuts_lines_caps_streams_and_rate_limits_reads() {
+    let loki = FakeLoki::start().await;
+    let yaml = format!(
+        "{}limits_config:\n  max_line_size: 8\n  max_line_size_truncate: true\n  max_streams: 1\n\
+         \x20 readline_rate_enabled: true\n  readline_rate: 0.0001\n  readline_burst: 4\n",
+        forwarding("lim", &[loki.push_url()], "", "").replace("batchwait: 50ms", "batchwait: 1h")
+    );
+    let mut agent = start(&yaml);
+    // One push, two streams: the second is over max_streams in the batch.
+    let body = r#"{"streams":[
+        {"stream":{"s":"a"},"values":[["1","short"],["2","0123456789abc"]]},
+        {"stream":{"s":"b"},"values":[["3","other stream"]]}]}"#;
+    assert_eq!(push(&agent, &[], body.to_owned()).await.0, 204);
+    // The readline burst (4) is now one token from spent: of these two,
+    // the first passes and the second is dropped.
+    assert_eq!(
+        push(&agent, &[], json_lines("r", 10, 2, false)).await.0,
+        204
+    );
+    let counted: &[(&str, &[&str], f64)] = &[
+        // Cut before batching, as Promtail does: the other stream's line
+        // too, though its entry is then over max_streams.
+        ("promtail_mutated_entries_total", &["line_too_long"], 2.0),
+        ("promtail_mutated_bytes_total", &["line_too_long"], 9.0),
+        ("promtail_dropped_entries_total", &["stream_limited"], 2.0),
+        (
+            "logentry_dropped_lines_total",
+            &["global_rate_limiter_drop"],
+            1.0,
+        ),
+    ];
+    for (name, parts, want) in counted {
+        assert_eq!(
+            wait_metric(&agent, name, parts, *want).await,
+            Some(*want),
+            "{name}{parts:?}"
+        );
+    }
+    // A graceful stop sends the one batch `batchwait` holds.
+    agent.terminate();
+    assert!(agent.wait_exit(WAIT).is_some_and(|s| s.success()));
+    let got: Vec<(String, String)> = loki
+        .entries()
+        .into_iter()
+        .map(|e| (e.labels, e.line))
+        .collect();
+    let want: Vec<(String, String)> = [
+        (r#"{hop_lim="yes", s="a"}"#, "short"),
+        (r#"{hop_lim="yes", s="a"}"#, "01234567"),
+    ]
+    .iter()
+    .map(|(l, e)| ((*l).to_owned(), (*e).to_owned()))
+    .collect();
+    assert_eq!(got, want);
+}

@@ -127,12 +127,20 @@ impl Transport {
     }
 
     /// Counts entries this client gave up on, everywhere drops are seen:
-    /// the metrics, the status page, the handle.
-    pub(crate) fn count_dropped(&self, reason: DropReason, entries: u64, bytes: u64) {
-        self.metrics.dropped(reason, entries, bytes);
-        self.probe.dropped(reason, entries);
+    /// the metrics, the status page, and the handle (whose count makes a
+    /// shutdown report acknowledged entries as lost).
+    fn count_dropped(&self, reason: DropReason, entries: u64, bytes: u64) {
+        self.count_limited(reason, entries, bytes);
         self.dropped
             .fetch_add(entries, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts entries a configured limit (`limits_config`) dropped: in the
+    /// metrics and on the status page, but not as lost, since dropping
+    /// them is what the operator asked for.
+    pub(crate) fn count_limited(&self, reason: DropReason, entries: u64, bytes: u64) {
+        self.metrics.dropped(reason, entries, bytes);
+        self.probe.dropped(reason, entries);
     }
 
     async fn attempt(&mut self, body: bytes::Bytes, tenant: Option<&HeaderValue>) -> Outcome {

@@ -144,10 +144,10 @@ impl Sender {
     }
 
     /// Drops one entry before batching (a `limits_config` limit): counted
-    /// as a failed send's entries are, and no longer pending.
+    /// in the drop metrics, and no longer pending.
     fn refuse(&mut self, reason: DropReason, entry: &Entry) {
         self.transport
-            .count_dropped(reason, 1, entry.line.len() as u64);
+            .count_limited(reason, 1, entry.line.len() as u64);
         self.backlog.pending.sub(1);
     }
 

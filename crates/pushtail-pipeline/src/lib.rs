@@ -15,6 +15,6 @@ mod telemetry;
 
 pub use config::StageConfig;
 pub use inspect::Inspector;
-pub use pipeline::{Pace, Pipeline, PipelineEntry, StageConfigError};
+pub use pipeline::{Pace, Pipeline, PipelineEntry, ReadlineLimit, StageConfigError};
 pub use stages::metrics::registry::render as render_custom_metrics;
 pub use telemetry::describe as describe_metrics;

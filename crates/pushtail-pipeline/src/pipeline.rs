@@ -4,6 +4,7 @@
 //! It converts entries to and from the stages' working form and never does
 //! I/O, except that building a `geoip` stage reads its database file.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pushtail_proto::labels::LabelSet;
@@ -13,7 +14,8 @@ use pushtail_proto::tenant::TenantId;
 use crate::config::StageConfig;
 use crate::entry::StageEntry;
 use crate::inspect::Inspector;
-use crate::stages::StageList;
+use crate::stages::limit::Limit;
+use crate::stages::{Stage, StageList};
 
 /// A `pipeline_stages` config error found while building (what types alone
 /// cannot check: regexes, selectors, templates, ranges), naming the stage's
@@ -86,6 +88,37 @@ pub struct Pipeline {
     inspector: Option<Inspector>,
     /// The longest a `limit` stage may hold a push back.
     max_delay: Duration,
+    /// `limits_config.readline_*`, after the stages.
+    readline: Option<ReadlineLimit>,
+}
+
+/// Promtail's `limits_config` readline limit (`readline_rate`,
+/// `readline_burst`, `readline_rate_drop`): one token bucket shared by
+/// every target's pipeline, taken by each entry its stages let through.
+/// Over the limit an entry is dropped (`global_rate_limiter_drop`) or, as
+/// with a `limit` stage without `drop`, its push is held until the token
+/// is due (at most the pipeline's maximum delay, else a 503).
+#[derive(Clone)]
+pub struct ReadlineLimit(Arc<Limit>);
+
+impl ReadlineLimit {
+    /// `None` when `rate` or `burst` is not positive.
+    pub fn new(rate: f64, burst: i64, drop: bool) -> Option<ReadlineLimit> {
+        Limit::readline(rate, burst, drop).map(|l| ReadlineLimit(Arc::new(l)))
+    }
+
+    /// Takes a token for `e` unless a stage dropped it.
+    fn apply(&self, e: &mut StageEntry) {
+        if !e.is_dropped() {
+            self.0.process(e);
+        }
+    }
+}
+
+impl std::fmt::Debug for ReadlineLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadlineLimit").finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -101,7 +134,14 @@ impl Pipeline {
             stages: StageList::build("pipeline_stages", stages)?,
             inspector: None,
             max_delay: DEFAULT_MAX_DELAY,
+            readline: None,
         })
+    }
+
+    /// Applies the agent-wide readline limit after the stages.
+    pub fn with_readline_limit(mut self, limit: ReadlineLimit) -> Pipeline {
+        self.readline = Some(limit);
+        self
     }
 
     /// Sets how long a `limit` stage with `drop: false` may hold a push
@@ -125,8 +165,9 @@ impl Pipeline {
         Pipeline::default()
     }
 
+    /// No stages and no readline limit: entries pass unchanged.
     pub fn is_empty(&self) -> bool {
-        self.stages.is_empty()
+        self.stages.is_empty() && self.readline.is_none()
     }
 
     /// The number of top-level stages (a `match` counts as one).
@@ -146,12 +187,14 @@ impl Pipeline {
             let mut done = Vec::new();
             let pace = self.stages.run_inspected(e, &mut done, &mut report);
             inspector(&report);
-            out.extend(done.into_iter().map(finish));
-            return pace;
+            return self.finish_all(done, pace, out);
         }
         if !self.stages.buffers() {
             // The common case: one entry in, at most one out, no Vec.
             self.stages.run_in_place(&mut e);
+            if let Some(limit) = &self.readline {
+                limit.apply(&mut e);
+            }
             let pace = e.pace;
             match &e.dropped {
                 Some(reason) => crate::telemetry::count_dropped(reason),
@@ -161,7 +204,29 @@ impl Pipeline {
         }
         let mut done = Vec::new();
         let pace = self.stages.run(e, &mut done);
-        out.extend(done.into_iter().map(finish));
+        self.finish_all(done, pace, out)
+    }
+
+    /// Hands on what the stages let out, through the readline limit when
+    /// there is one; returns `pace` joined with the limit's.
+    fn finish_all(
+        &self,
+        done: Vec<StageEntry>,
+        mut pace: Pace,
+        out: &mut Vec<PipelineEntry>,
+    ) -> Pace {
+        let Some(limit) = &self.readline else {
+            out.extend(done.into_iter().map(finish));
+            return pace;
+        };
+        for mut e in done {
+            limit.apply(&mut e);
+            pace = pace.and(e.pace);
+            match &e.dropped {
+                Some(reason) => crate::telemetry::count_dropped(reason),
+                None => out.push(finish(e)),
+            }
+        }
         pace
     }
 
@@ -181,7 +246,9 @@ impl Pipeline {
             }
             None => self.stages.flush(now_ns, force, &mut done, None),
         }
-        out.extend(done.into_iter().map(finish));
+        // Released entries have no push to hold: a readline limit without
+        // drop takes their tokens and lets them through.
+        let _released = self.finish_all(done, Pace::Now, out);
     }
 }
 

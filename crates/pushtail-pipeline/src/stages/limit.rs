@@ -24,6 +24,8 @@ use crate::entry::StageEntry;
 use crate::pipeline::Pace;
 
 const DROP_REASON: &str = "ratelimit_drop_stage";
+/// Promtail's reason for entries `limits_config.readline_rate_drop` drops.
+const GLOBAL_DROP_REASON: &str = "global_rate_limiter_drop";
 pub(crate) const DROPPED_BY_LABEL_TOTAL: &str = "logentry_dropped_lines_by_label_total";
 const MIN_MAX_DISTINCT_LABELS: usize = 10_000;
 
@@ -49,10 +51,11 @@ struct Bucket {
     last: Instant,
 }
 
-struct Limit {
+pub(crate) struct Limit {
     rate: f64,
     burst: f64,
     drop: bool,
+    drop_reason: &'static str,
     by_label: Option<String>,
     max_buckets: usize,
     global: Mutex<Bucket>,
@@ -74,6 +77,7 @@ pub(crate) fn build(cfg: &LimitConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>
         rate: cfg.rate,
         burst,
         drop: cfg.drop,
+        drop_reason: DROP_REASON,
         by_label: (!cfg.by_label_name.is_empty()).then(|| cfg.by_label_name.clone()),
         max_buckets: cfg.max_distinct_labels.max(MIN_MAX_DISTINCT_LABELS),
         global: Mutex::new(Bucket {
@@ -85,6 +89,29 @@ pub(crate) fn build(cfg: &LimitConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>
 }
 
 impl Limit {
+    /// Promtail's `limits_config` readline limit: one bucket for every
+    /// entry of every target, applied after each target's stages;
+    /// `None` when `rate` or `burst` is not positive.
+    pub(crate) fn readline(rate: f64, burst: i64, drop: bool) -> Option<Limit> {
+        if rate.is_nan() || rate <= 0.0 || burst <= 0 {
+            return None;
+        }
+        let burst = burst as f64;
+        Some(Limit {
+            rate,
+            burst,
+            drop,
+            drop_reason: GLOBAL_DROP_REASON,
+            by_label: None,
+            max_buckets: 0,
+            global: Mutex::new(Bucket {
+                tokens: burst,
+                last: Instant::now(),
+            }),
+            per_label: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// Refills `b` up to `now`.
     fn refill(&self, b: &mut Bucket, now: Instant) {
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
@@ -141,7 +168,7 @@ impl Stage for Limit {
             metrics::counter!(DROPPED_BY_LABEL_TOTAL, "label_name" => name.clone(), "label_value" => value.to_owned())
                 .increment(1);
             drop(buckets);
-            e.drop_with(DROP_REASON);
+            e.drop_with(self.drop_reason);
             return;
         }
         let Ok(mut bucket) = self.global.lock() else {
@@ -150,7 +177,7 @@ impl Stage for Limit {
         if self.drop {
             if !self.allow(&mut bucket, now) {
                 drop(bucket);
-                e.drop_with(DROP_REASON);
+                e.drop_with(self.drop_reason);
             }
             return;
         }
@@ -175,6 +202,40 @@ mod tests {
             entry: Entry::new(1000, line.to_owned()),
             tenant: None,
         }
+    }
+
+    /// The readline limit is one bucket across pipelines, taken after each
+    /// pipeline's stages (what a stage drops takes no token), and a target
+    /// without stages is limited too.
+    #[test]
+    fn readline_limit_is_shared_by_every_pipeline() {
+        let limit = crate::ReadlineLimit::new(0.0001, 3, true).expect("limit");
+        let a = pipeline("- drop: {expression: skip}").with_readline_limit(limit.clone());
+        let b = crate::Pipeline::empty().with_readline_limit(limit);
+        assert!(!b.is_empty(), "a limited pipeline is not a no-op");
+        let got: Vec<String> = [(&a, "x"), (&a, "skip"), (&b, "y"), (&a, "z"), (&b, "w")]
+            .into_iter()
+            .map(|(p, line)| render(&run(p, &[], line)))
+            .collect();
+        assert_eq!(got, ["{} x", "dropped", "{} y", "{} z", "dropped"]);
+        assert!(crate::ReadlineLimit::new(0.0, 1, true).is_none());
+        assert!(crate::ReadlineLimit::new(1.0, 0, true).is_none());
+    }
+
+    /// Without drop the readline limit paces pushes as a `limit` stage does.
+    #[test]
+    fn readline_limit_without_drop_paces() {
+        let limit = crate::ReadlineLimit::new(2.0, 1, false).expect("limit");
+        let p = crate::Pipeline::empty()
+            .with_readline_limit(limit)
+            .with_max_delay(Duration::from_secs(1));
+        let paces: Vec<Pace> = (0..4)
+            .map(|_| p.process(entry("x"), &mut Vec::new()))
+            .collect();
+        assert_eq!(paces[0], Pace::Now);
+        assert!(matches!(paces[1], Pace::NotBefore(_)), "{paces:?}");
+        assert!(matches!(paces[2], Pace::NotBefore(_)), "{paces:?}");
+        assert_eq!(paces[3], Pace::Refuse, "1.5 s ahead is past the max delay");
     }
 
     #[test]

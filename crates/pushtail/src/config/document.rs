@@ -3,8 +3,10 @@
 //! collects the keys stages ignore.
 
 use pushtail_client::config::ClientConfig;
+use pushtail_client::ClientLimits;
 use pushtail_pipeline::relabel::RelabelConfig;
 use pushtail_pipeline::StageConfig;
+use pushtail_proto::units::ByteSize;
 use pushtail_receiver::config::{HttpTargetConfig, LokiPushApiConfig, ServerConfig};
 use pushtail_wal::WalConfig;
 use serde::Deserialize;
@@ -34,7 +36,7 @@ pub struct Config {
     #[serde(default)]
     pub target_config: Option<serde_yaml::Value>,
     #[serde(default)]
-    pub limits_config: Option<serde_yaml::Value>,
+    pub limits_config: LimitsConfig,
     #[serde(default)]
     pub options: Option<serde_yaml::Value>,
     #[serde(default)]
@@ -43,6 +45,65 @@ pub struct Config {
     /// every such struct denies unknown keys).
     #[serde(skip)]
     pub ignored_keys: Vec<String>,
+}
+
+/// Promtail's top-level `limits_config`, with Promtail's defaults: the
+/// line and stream limits every client applies, and the readline rate
+/// limit every target's pipeline shares. Zero turns a size limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    #[serde(default)]
+    pub readline_rate_enabled: bool,
+    #[serde(default = "default_readline_rate")]
+    pub readline_rate: f64,
+    #[serde(default = "default_readline_burst")]
+    pub readline_burst: i64,
+    #[serde(default = "default_true")]
+    pub readline_rate_drop: bool,
+    #[serde(default)]
+    pub max_streams: usize,
+    #[serde(default)]
+    pub max_line_size: ByteSize,
+    #[serde(default)]
+    pub max_line_size_truncate: bool,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            readline_rate_enabled: false,
+            readline_rate: default_readline_rate(),
+            readline_burst: default_readline_burst(),
+            readline_rate_drop: true,
+            max_streams: 0,
+            max_line_size: ByteSize(0),
+            max_line_size_truncate: false,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// What each client applies.
+    pub fn client(&self) -> ClientLimits {
+        ClientLimits {
+            max_line_size: usize::try_from(self.max_line_size.0).unwrap_or(usize::MAX),
+            max_line_size_truncate: self.max_line_size_truncate,
+            max_streams: self.max_streams,
+        }
+    }
+}
+
+fn default_readline_rate() -> f64 {
+    10_000.0
+}
+
+fn default_readline_burst() -> i64 {
+    10_000
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// One `scrape_configs` item: a push target and what to do with its streams.

@@ -49,6 +49,8 @@ pub enum ConfigError {
     Empty,
     #[error("no clients configured: add `clients` (or -client.url), or run with -dry-run")]
     NoClients,
+    #[error("limits_config: readline_rate and readline_burst must be positive when readline_rate_enabled is true")]
+    ReadlineLimit,
     /// The client `-client.url` and the `-client.*` flags describe.
     #[error("-client.url: {reason}")]
     ClientFlag {

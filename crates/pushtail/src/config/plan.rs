@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use pushtail_client::config::ClientConfig;
 use pushtail_pipeline::relabel::RelabelRules;
-use pushtail_pipeline::Pipeline;
+use pushtail_pipeline::{Pipeline, ReadlineLimit};
 use pushtail_proto::tenant::TenantId;
 use pushtail_receiver::config::ServerConfig;
 use pushtail_receiver::{ListenerSpec, TargetSpec};
@@ -180,6 +180,22 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             .validate()
             .map_err(|source| ConfigError::Client { index, source })?;
     }
+    let limits = &config.limits_config;
+    for client in &mut clients {
+        client.limits = limits.client();
+    }
+    let readline = if limits.readline_rate_enabled {
+        Some(
+            ReadlineLimit::new(
+                limits.readline_rate,
+                limits.readline_burst,
+                limits.readline_rate_drop,
+            )
+            .ok_or(ConfigError::ReadlineLimit)?,
+        )
+    } else {
+        None
+    };
 
     let mut shared = ListenerSpec {
         server: config.server.clone(),
@@ -220,6 +236,10 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
             None => config.server.push_timeout,
         };
         let pipeline = pipeline.with_max_delay(push_timeout.get());
+        let pipeline = match &readline {
+            Some(limit) => pipeline.with_readline_limit(limit.clone()),
+            None => pipeline,
+        };
         let pipeline = if overrides.inspect {
             pipeline.with_inspector(crate::dry_run::stderr_inspector())
         } else {
@@ -293,7 +313,6 @@ pub fn plan(mut config: Config, overrides: &Overrides) -> Result<Plan, ConfigErr
         [
             ("positions", config.positions.is_some()),
             ("target_config", config.target_config.is_some()),
-            ("limits_config", config.limits_config.is_some()),
             ("options", config.options.is_some()),
             ("tracing", config.tracing.is_some()),
         ]

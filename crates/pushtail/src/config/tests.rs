@@ -176,3 +176,41 @@ fn job_name_rules() {
         assert!(err.contains(want), "{text}: {err}");
     }
 }
+
+/// `limits_config`: Promtail's keys and defaults reach every client, a
+/// typo is an error naming the key, and an enabled readline limit needs a
+/// positive rate and burst.
+#[test]
+fn limits_config_reaches_every_client() {
+    let head = "clients:\n  - url: http://a/loki/api/v1/push\n  - url: http://b/loki/api/v1/push\n\
+                scrape_configs:\n  - job_name: a\n    http: {}\n";
+    let plan_of = |limits: &str| {
+        parse(&format!("{head}{limits}"))
+            .and_then(|c| plan(c, &Overrides::default()))
+            .map_err(|e| e.to_string())
+    };
+    let plan = plan_of("limits_config:\n  max_line_size: 256KB\n  max_line_size_truncate: true\n  max_streams: 10\n")
+        .expect("limits load");
+    let want = pushtail_client::ClientLimits {
+        max_line_size: 256 << 10,
+        max_line_size_truncate: true,
+        max_streams: 10,
+    };
+    assert!(plan.clients.iter().all(|c| c.limits == want));
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    let plain = plan_of("").expect("no limits");
+    assert!(plain.clients.iter().all(|c| c.limits == Default::default()));
+
+    let errors = [
+        ("limits_config:\n  max_line_sise: 1\n", "max_line_sise"),
+        (
+            "limits_config:\n  readline_rate_enabled: true\n  readline_rate: 0\n",
+            "readline_rate and readline_burst must be positive",
+        ),
+    ];
+    for (limits, want) in errors {
+        let err = plan_of(limits).err().unwrap_or_default();
+        assert!(err.contains(want), "{limits}: {err}");
+    }
+    assert!(plan_of("limits_config:\n  readline_rate_enabled: true\n").is_ok());
+}
