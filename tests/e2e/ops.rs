@@ -274,7 +274,7 @@ async fn every_metric_family_has_help_text() {
     );
     assert!(
         text.contains(
-            "promtail_mutated_bytes_total{host=\"127.0.0.1:1\",reason=\"line_too_long\"} 0"
+            "promtail_mutated_bytes_total{host=\"127.0.0.1:1\",tenant=\"\",reason=\"line_too_long\"} 0"
         ),
         "{text}"
     );

@@ -23,6 +23,7 @@ pub const MUTATED_BYTES: &str = "promtail_mutated_bytes_total";
 
 pub const LABEL_HOST: &str = "host";
 pub const LABEL_REASON: &str = "reason";
+pub const LABEL_TENANT: &str = "tenant";
 pub const LABEL_STATUS_CODE: &str = "status_code";
 
 /// Why a batch was dropped (the `reason` label).
@@ -94,60 +95,125 @@ pub(crate) struct ClientMetrics {
     pub(crate) sent_entries: Counter,
     pub(crate) sent_bytes: Counter,
     pub(crate) encoded_bytes: Counter,
-    pub(crate) batch_retries: Counter,
-    dropped_entries: [Counter; 4],
-    dropped_bytes: [Counter; 4],
-    mutated_entries: [Counter; 4],
-    mutated_bytes: [Counter; 4],
+    /// Promtail's families with a `tenant` label, per tenant ("" without
+    /// one), created at 0 the first time a tenant's entries are batched.
+    tenants: HashMap<Box<str>, TenantCounters>,
     /// Request duration per status code (`-1`: no response), built on first use.
     durations: HashMap<i32, Histogram>,
 }
 
-impl ClientMetrics {
-    /// Builds every handle and creates the counters at 0.
-    pub(crate) fn new(host: &str) -> Self {
-        describe();
-        let host_label = || [Label::new(LABEL_HOST, host.to_owned())];
+/// Most tenants with counters of their own; further tenants share
+/// [`OTHER_TENANTS`], so pushers inventing tenants cannot grow the metrics
+/// without bound.
+const MAX_TENANTS: usize = 1000;
+/// The `tenant` label past [`MAX_TENANTS`] (not a valid Loki tenant ID,
+/// so it names no real tenant).
+pub const OTHER_TENANTS: &str = "..";
+
+/// The handles labelled `host`, `tenant` (and `reason`), as Promtail's.
+struct TenantCounters {
+    dropped_entries: [Counter; 4],
+    dropped_bytes: [Counter; 4],
+    mutated_entries: [Counter; 4],
+    mutated_bytes: [Counter; 4],
+    batch_retries: Counter,
+}
+
+impl TenantCounters {
+    fn new(host: &str, tenant: &str) -> Self {
         let by_reason = |name: &'static str| {
             DropReason::ALL.map(|r| {
-                let c = metrics::counter!(name, LABEL_HOST => host.to_owned(), LABEL_REASON => r.as_str());
+                let c = metrics::counter!(
+                    name,
+                    LABEL_HOST => host.to_owned(),
+                    LABEL_TENANT => tenant.to_owned(),
+                    LABEL_REASON => r.as_str()
+                );
                 c.increment(0);
                 c
             })
         };
+        let batch_retries = metrics::counter!(
+            BATCH_RETRIES,
+            LABEL_HOST => host.to_owned(),
+            LABEL_TENANT => tenant.to_owned()
+        );
+        batch_retries.increment(0);
+        TenantCounters {
+            dropped_entries: by_reason(DROPPED_ENTRIES),
+            dropped_bytes: by_reason(DROPPED_BYTES),
+            mutated_entries: by_reason(MUTATED_ENTRIES),
+            mutated_bytes: by_reason(MUTATED_BYTES),
+            batch_retries,
+        }
+    }
+}
+
+impl ClientMetrics {
+    /// Builds the handles and creates the counters at 0.
+    pub(crate) fn new(host: &str) -> Self {
+        describe();
+        let host_label = || [Label::new(LABEL_HOST, host.to_owned())];
         let counter = |name: &'static str| {
             let c = metrics::counter!(name, host_label().to_vec());
             c.increment(0);
             c
         };
-        ClientMetrics {
-            mutated_entries: by_reason(MUTATED_ENTRIES),
-            mutated_bytes: by_reason(MUTATED_BYTES),
+        let mut metrics = ClientMetrics {
             host: host.to_owned(),
             sent_entries: counter(SENT_ENTRIES),
             sent_bytes: counter(SENT_BYTES),
             encoded_bytes: counter(ENCODED_BYTES),
-            batch_retries: counter(BATCH_RETRIES),
-            dropped_entries: by_reason(DROPPED_ENTRIES),
-            dropped_bytes: by_reason(DROPPED_BYTES),
+            tenants: HashMap::new(),
             durations: HashMap::new(),
+        };
+        // Entries without a tenant are the common case: their counters
+        // exist from the start (Promtail's appear with a tenant's first
+        // batch), so dashboards and `-dry-run` see the families at 0.
+        metrics.batching("");
+        metrics
+    }
+
+    /// The counters of `tenant`, created at 0 on first use.
+    fn tenant(&mut self, tenant: &str) -> &TenantCounters {
+        let tenant = if self.tenants.contains_key(tenant) || self.tenants.len() < MAX_TENANTS {
+            tenant
+        } else {
+            OTHER_TENANTS
+        };
+        if !self.tenants.contains_key(tenant) {
+            let counters = TenantCounters::new(&self.host, tenant);
+            self.tenants.insert(tenant.into(), counters);
         }
+        &self.tenants[tenant]
+    }
+
+    /// Creates `tenant`'s counters at 0, as Promtail does when it starts a
+    /// tenant's first batch.
+    pub(crate) fn batching(&mut self, tenant: &str) {
+        self.tenant(tenant);
+    }
+
+    pub(crate) fn dropped(&mut self, tenant: &str, reason: DropReason, entries: u64, bytes: u64) {
+        let t = self.tenant(tenant);
+        t.dropped_entries[reason.index()].increment(entries);
+        t.dropped_bytes[reason.index()].increment(bytes);
+    }
+
+    /// `entries` changed before sending, `bytes` cut from them.
+    pub(crate) fn mutated(&mut self, tenant: &str, reason: DropReason, entries: u64, bytes: u64) {
+        let t = self.tenant(tenant);
+        t.mutated_entries[reason.index()].increment(entries);
+        t.mutated_bytes[reason.index()].increment(bytes);
+    }
+
+    pub(crate) fn retried(&mut self, tenant: &str) {
+        self.tenant(tenant).batch_retries.increment(1);
     }
 
     /// The pending-entries gauge (owned by the queue side).
     pub(crate) fn pending_gauge(&self) -> Gauge {
         metrics::gauge!(PENDING_ENTRIES, LABEL_HOST => self.host.clone())
-    }
-
-    pub(crate) fn dropped(&self, reason: DropReason, entries: u64, bytes: u64) {
-        self.dropped_entries[reason.index()].increment(entries);
-        self.dropped_bytes[reason.index()].increment(bytes);
-    }
-
-    /// `entries` changed before sending, `bytes` cut from them.
-    pub(crate) fn mutated(&self, reason: DropReason, entries: u64, bytes: u64) {
-        self.mutated_entries[reason.index()].increment(entries);
-        self.mutated_bytes[reason.index()].increment(bytes);
     }
 
     pub(crate) fn request_duration(&mut self, status: i32, seconds: f64) {
@@ -162,5 +228,51 @@ impl ClientMetrics {
                 )
             })
             .record(seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+    /// Counters per tenant, at most [`MAX_TENANTS`] of them: later tenants
+    /// share [`OTHER_TENANTS`], so the series stay bounded.
+    #[test]
+    fn tenants_are_bounded() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let mut m = ClientMetrics::new("loki:3100");
+            for i in 0..MAX_TENANTS + 5 {
+                m.dropped(&format!("t{i}"), DropReason::IngesterError, 1, 10);
+            }
+            m.dropped("t0", DropReason::IngesterError, 1, 10);
+            assert_eq!(m.tenants.len(), MAX_TENANTS + 1, "and the shared one");
+        });
+        let dropped = |tenant: &str| {
+            snapshotter
+                .snapshot()
+                .into_vec()
+                .into_iter()
+                .find(|(k, ..)| {
+                    let key = k.key();
+                    key.name() == DROPPED_ENTRIES
+                        && key
+                            .labels()
+                            .any(|l| l.key() == LABEL_TENANT && l.value() == tenant)
+                        && key.labels().any(|l| l.value() == "ingester_error")
+                })
+                .map(|(.., v)| v)
+        };
+        assert_eq!(dropped("t0"), Some(DebugValue::Counter(2)));
+        assert_eq!(
+            dropped(""),
+            Some(DebugValue::Counter(0)),
+            "no tenant: from the start"
+        );
+        // "" and t0..t998 fill the map; the remaining six share the label.
+        assert_eq!(dropped(OTHER_TENANTS), Some(DebugValue::Counter(6)));
+        assert_eq!(dropped("t1000"), None);
     }
 }

@@ -96,7 +96,7 @@ impl Transport {
                         error = %error,
                         "error sending batch, will retry"
                     );
-                    self.metrics.batch_retries.increment(1);
+                    self.metrics.retried(tenant_name);
                     self.probe.retried();
                     backlog.drain_if_closed();
                     tokio::time::sleep(self.backoff_delay(attempt)).await;
@@ -121,7 +121,7 @@ impl Transport {
                 error = %error,
                 "final error sending batch, dropping it"
             );
-            self.count_dropped(reason, entries, bytes);
+            self.count_dropped(tenant_name, reason, entries, bytes);
             return;
         }
     }
@@ -129,8 +129,8 @@ impl Transport {
     /// Counts entries this client gave up on, everywhere drops are seen:
     /// the metrics, the status page, and the handle (whose count makes a
     /// shutdown report acknowledged entries as lost).
-    fn count_dropped(&self, reason: DropReason, entries: u64, bytes: u64) {
-        self.count_limited(reason, entries, bytes);
+    fn count_dropped(&mut self, tenant: &str, reason: DropReason, entries: u64, bytes: u64) {
+        self.count_limited(tenant, reason, entries, bytes);
         self.dropped
             .fetch_add(entries, std::sync::atomic::Ordering::Relaxed);
     }
@@ -138,8 +138,14 @@ impl Transport {
     /// Counts entries a configured limit (`limits_config`) dropped: in the
     /// metrics and on the status page, but not as lost, since dropping
     /// them is what the operator asked for.
-    pub(crate) fn count_limited(&self, reason: DropReason, entries: u64, bytes: u64) {
-        self.metrics.dropped(reason, entries, bytes);
+    pub(crate) fn count_limited(
+        &mut self,
+        tenant: &str,
+        reason: DropReason,
+        entries: u64,
+        bytes: u64,
+    ) {
+        self.metrics.dropped(tenant, reason, entries, bytes);
         self.probe.dropped(reason, entries);
     }
 

@@ -86,6 +86,8 @@ impl Sender {
     /// first when an entry would overflow it, and right after when it is full.
     async fn add(&mut self, tb: &TenantBatch, log: Option<LogSpan>) {
         let tenant = tb.tenant.clone().or_else(|| self.default_tenant.clone());
+        let tenant_name = tenant.as_ref().map(TenantId::as_str).unwrap_or_default();
+        self.transport.metrics.batching(tenant_name);
         let mut batch = self.batches.remove(&tenant);
         for stream in &tb.streams {
             let labels = self.external.apply(&stream.labels);
@@ -97,16 +99,19 @@ impl Sender {
                     LineFate::Keep => entry.clone(),
                     LineFate::Truncate { keep } => {
                         let cut = (entry.line.len() - keep) as u64;
-                        self.transport
-                            .metrics
-                            .mutated(DropReason::LineTooLong, 1, cut);
+                        self.transport.metrics.mutated(
+                            tenant_name,
+                            DropReason::LineTooLong,
+                            1,
+                            cut,
+                        );
                         Entry {
                             line: entry.line.slice(..keep),
                             ..entry.clone()
                         }
                     }
                     LineFate::Drop => {
-                        self.refuse(DropReason::LineTooLong, entry);
+                        self.refuse(tenant_name, DropReason::LineTooLong, entry);
                         continue;
                     }
                 };
@@ -124,7 +129,7 @@ impl Sender {
                 let i = match slot.or_else(|| b.slot_within(&labels, self.limits.max_streams)) {
                     Some(i) => i,
                     None => {
-                        self.refuse(DropReason::StreamLimited, &entry);
+                        self.refuse(tenant_name, DropReason::StreamLimited, &entry);
                         continue;
                     }
                 };
@@ -145,9 +150,9 @@ impl Sender {
 
     /// Drops one entry before batching (a `limits_config` limit): counted
     /// in the drop metrics, and no longer pending.
-    fn refuse(&mut self, reason: DropReason, entry: &Entry) {
+    fn refuse(&mut self, tenant: &str, reason: DropReason, entry: &Entry) {
         self.transport
-            .count_limited(reason, 1, entry.line.len() as u64);
+            .count_limited(tenant, reason, 1, entry.line.len() as u64);
         self.backlog.pending.sub(1);
     }
 

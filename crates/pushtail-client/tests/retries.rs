@@ -67,14 +67,15 @@ async fn drops_are_counted_with_their_reason() {
         cfg.drop_rate_limited_batches = *drop_rate_limited;
         cfg.backoff_config.max_retries = 3;
         let (tx, handle) = start(cfg);
-        tx.send(batch(None, &[("a", "1")], &["one", "two"]))
+        tx.send(batch(Some("team-a"), &[("a", "1")], &["one", "two"]))
             .await
             .unwrap();
         finish(tx, handle).await;
         let what = format!("{answer:?} drop_rate_limited={drop_rate_limited}");
         assert_eq!(loki.requests().len(), *attempts, "{what}");
         assert!(loki.entries().is_empty(), "{what}");
-        let r = [("reason", *reason)];
+        // Promtail's labels: host, tenant, reason.
+        let r = [("reason", *reason), ("tenant", "team-a")];
         assert_eq!(
             metric(&snap, &loki, "promtail_dropped_entries_total", &r),
             2.0,
@@ -87,7 +88,12 @@ async fn drops_are_counted_with_their_reason() {
         );
         let retries = (*attempts - 1) as f64;
         assert_eq!(
-            metric(&snap, &loki, "promtail_batch_retries_total", &[]),
+            metric(
+                &snap,
+                &loki,
+                "promtail_batch_retries_total",
+                &[("tenant", "team-a")]
+            ),
             retries,
             "{what}"
         );
