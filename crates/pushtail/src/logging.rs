@@ -16,6 +16,7 @@ use std::str::FromStr;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -117,7 +118,11 @@ where
     ) -> fmt::Result {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        let meta = event.metadata();
+        // Events from dependencies that log through the `log` crate share
+        // one callsite; their own file and line are in the normalized
+        // metadata, and the `log.*` fields that carry them are not printed.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let ts = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
         let file = meta.file().map(basename).unwrap_or(meta.target());
         let caller = match meta.line() {
@@ -174,7 +179,7 @@ impl Fields {
                 Value::Str(s) => s,
                 other => value_text(&other),
             };
-        } else {
+        } else if !field.name().starts_with("log.") {
             self.rest.push((field.name(), value));
         }
     }
@@ -289,6 +294,48 @@ fn logfmt_value(value: &str, always_quote: bool, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An event from a dependency's `log` call names that call's file and
+    /// line as its caller, not the `log` bridge's, without `log.*` fields.
+    #[test]
+    fn log_crate_events_name_their_own_caller() {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend_from_slice(data);
+                Ok(data.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .event_format(PromtailFormat {
+                format: LogFormat::Logfmt,
+            })
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let record = log::Record::builder()
+                .level(log::Level::Warn)
+                .target("hyper::proto")
+                .file(Some("/cargo/registry/hyper-1.0/src/proto/h1/conn.rs"))
+                .line(Some(77))
+                .args(format_args!("connection error"))
+                .build();
+            tracing_log::format_trace(&record).expect("dispatched");
+        });
+        let out = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
+        assert!(out.starts_with("level=warn "), "{out}");
+        assert!(out.contains(" caller=conn.rs:77 "), "{out}");
+        assert!(out.ends_with("msg=\"connection error\"\n"), "{out}");
+    }
 
     fn fields(msg: &str, rest: &[(&'static str, Value)]) -> Fields {
         Fields {
