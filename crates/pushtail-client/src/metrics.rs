@@ -176,16 +176,18 @@ impl ClientMetrics {
 
     /// The counters of `tenant`, created at 0 on first use.
     fn tenant(&mut self, tenant: &str) -> &TenantCounters {
-        let tenant = if self.tenants.contains_key(tenant) || self.tenants.len() < MAX_TENANTS {
+        if self.tenants.contains_key(tenant) {
+            return &self.tenants[tenant];
+        }
+        let key = if self.tenants.len() < MAX_TENANTS {
             tenant
         } else {
             OTHER_TENANTS
         };
-        if !self.tenants.contains_key(tenant) {
-            let counters = TenantCounters::new(&self.host, tenant);
-            self.tenants.insert(tenant.into(), counters);
-        }
-        &self.tenants[tenant]
+        let host = &self.host;
+        self.tenants
+            .entry(key.into())
+            .or_insert_with(|| TenantCounters::new(host, key))
     }
 
     /// Creates `tenant`'s counters at 0, as Promtail does when it starts a

@@ -241,6 +241,15 @@ impl PushError {
         }
     }
 
+    /// Counts a refused push in [`crate::metrics::REJECTED_PUSHES_TOTAL`]
+    /// when it is one of the 503s counted there (HTTP and gRPC alike).
+    pub(crate) fn count_rejection(&self) {
+        if let Some(reason) = self.rejection_reason() {
+            metrics::counter!(crate::metrics::REJECTED_PUSHES_TOTAL, "reason" => reason)
+                .increment(1);
+        }
+    }
+
     pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
         let mut body = self.to_string();
         body.push('\n');

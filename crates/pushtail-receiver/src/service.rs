@@ -37,7 +37,7 @@ use crate::handoff::Handoff;
 use crate::layers::RemoteAddr;
 use crate::layers::{RequestBytes, RouteLabel};
 use crate::lines::{parse_plain_path, parse_timestamp_query, split_lines};
-use crate::metrics::{INFLIGHT_REQUESTS, REJECTED_PUSHES_TOTAL};
+use crate::metrics::INFLIGHT_REQUESTS;
 use crate::rejections::{Rejection, Rejections, NO_TARGET};
 use crate::route::{Endpoint, RouteTable, NOT_FOUND_LABEL};
 use crate::server::{ReloadFailure, ReloadHook};
@@ -229,9 +229,7 @@ impl ListenerState {
                 resp
             }
             Err(err) => {
-                if let Some(reason) = err.rejection_reason() {
-                    metrics::counter!(REJECTED_PUSHES_TOTAL, "reason" => reason).increment(1);
-                }
+                err.count_rejection();
                 if let Some(stats) = stats {
                     stats.rejected(err.status(), request_bytes, &err);
                 }

@@ -63,36 +63,23 @@ pub(crate) struct Limit {
 }
 
 pub(crate) fn build(cfg: &LimitConfig, _ctx: &BuildCtx) -> Result<Box<dyn Stage>, FieldError> {
-    if cfg.rate.is_nan() || cfg.rate <= 0.0 || cfg.burst <= 0 {
-        return Err(FieldError::new("limit stage failed to parse rate or burst"));
-    }
+    let mut limit = Limit::new(cfg.rate, cfg.burst, cfg.drop, DROP_REASON)
+        .ok_or_else(|| FieldError::new("limit stage failed to parse rate or burst"))?;
     if !cfg.by_label_name.is_empty() && !cfg.drop {
         return Err(FieldError::field(
             "drop",
             "when ratelimiting by label, drop must be true",
         ));
     }
-    let burst = cfg.burst as f64;
-    Ok(Box::new(Limit {
-        rate: cfg.rate,
-        burst,
-        drop: cfg.drop,
-        drop_reason: DROP_REASON,
-        by_label: (!cfg.by_label_name.is_empty()).then(|| cfg.by_label_name.clone()),
-        max_buckets: cfg.max_distinct_labels.max(MIN_MAX_DISTINCT_LABELS),
-        global: Mutex::new(Bucket {
-            tokens: burst,
-            last: Instant::now(),
-        }),
-        per_label: Mutex::new(HashMap::new()),
-    }))
+    limit.by_label = (!cfg.by_label_name.is_empty()).then(|| cfg.by_label_name.clone());
+    limit.max_buckets = cfg.max_distinct_labels.max(MIN_MAX_DISTINCT_LABELS);
+    Ok(Box::new(limit))
 }
 
 impl Limit {
-    /// Promtail's `limits_config` readline limit: one bucket for every
-    /// entry of every target, applied after each target's stages;
-    /// `None` when `rate` or `burst` is not positive.
-    pub(crate) fn readline(rate: f64, burst: i64, drop: bool) -> Option<Limit> {
+    /// One full bucket (no per-label buckets); `None` when `rate` or
+    /// `burst` is not positive.
+    fn new(rate: f64, burst: i64, drop: bool, drop_reason: &'static str) -> Option<Limit> {
         if rate.is_nan() || rate <= 0.0 || burst <= 0 {
             return None;
         }
@@ -101,7 +88,7 @@ impl Limit {
             rate,
             burst,
             drop,
-            drop_reason: GLOBAL_DROP_REASON,
+            drop_reason,
             by_label: None,
             max_buckets: 0,
             global: Mutex::new(Bucket {
@@ -110,6 +97,13 @@ impl Limit {
             }),
             per_label: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Promtail's `limits_config` readline limit: one bucket for every
+    /// entry of every target, applied after each target's stages;
+    /// `None` when `rate` or `burst` is not positive.
+    pub(crate) fn readline(rate: f64, burst: i64, drop: bool) -> Option<Limit> {
+        Limit::new(rate, burst, drop, GLOBAL_DROP_REASON)
     }
 
     /// Refills `b` up to `now`.

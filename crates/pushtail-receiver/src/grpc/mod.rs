@@ -27,7 +27,6 @@ use crate::body::read_limited;
 use crate::decode::{self, DecodePermits};
 use crate::error::PushError;
 use crate::layers::{RemoteAddr, RequestBytes, RouteLabel, StatusLabel};
-use crate::metrics::REJECTED_PUSHES_TOTAL;
 use crate::normalize_base_url;
 use crate::rejections::{Rejection, NO_TARGET};
 use crate::service::{batch_push, ClientIdentity, ListenerState, TargetHandle};
@@ -226,9 +225,7 @@ where
 /// The status for a push refused after decoding began; a 503's reason is
 /// counted as the HTTP push counts it.
 fn refuse(err: &PushError) -> Status {
-    if let Some(reason) = err.rejection_reason() {
-        metrics::counter!(REJECTED_PUSHES_TOTAL, "reason" => reason).increment(1);
-    }
+    err.count_rejection();
     status(err)
 }
 

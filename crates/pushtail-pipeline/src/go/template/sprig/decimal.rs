@@ -34,9 +34,13 @@ pub(super) enum Op {
 
 /// `first op rest[0] op rest[1] …` as sprig computes it; an operand that
 /// is NaN or infinite, or a zero divisor, fails as sprig's panic does.
-pub(super) fn fold(first: f64, rest: &[f64], op: Op) -> Result<f64, gotmpl::TemplateError> {
+pub(super) fn fold(
+    first: f64,
+    rest: impl IntoIterator<Item = f64>,
+    op: Op,
+) -> Result<f64, gotmpl::TemplateError> {
     let mut acc = Decimal::from_f64(first)?;
-    for &x in rest {
+    for x in rest {
         let x = Decimal::from_f64(x)?;
         acc = match op {
             Op::Add => acc.add(&x),
@@ -157,11 +161,11 @@ mod tests {
 
     fn run(op: &str, args: &[f64]) -> Result<f64, gotmpl::TemplateError> {
         match (op, args) {
-            ("addf", _) => fold(0.0, args, Op::Add),
-            ("add1f", [x]) => fold(*x, &[1.0], Op::Add),
-            ("subf", [first, rest @ ..]) => fold(*first, rest, Op::Sub),
-            ("mulf", [first, rest @ ..]) => fold(*first, rest, Op::Mul),
-            ("divf", [first, rest @ ..]) => fold(*first, rest, Op::Div),
+            ("addf", _) => fold(0.0, args.iter().copied(), Op::Add),
+            ("add1f", [x]) => fold(*x, [1.0], Op::Add),
+            ("subf", [first, rest @ ..]) => fold(*first, rest.iter().copied(), Op::Sub),
+            ("mulf", [first, rest @ ..]) => fold(*first, rest.iter().copied(), Op::Mul),
+            ("divf", [first, rest @ ..]) => fold(*first, rest.iter().copied(), Op::Div),
             _ => panic!("no case shape {op} {args:?}"),
         }
     }
@@ -200,8 +204,8 @@ mod tests {
     #[test]
     fn non_finite_operands_fail() {
         for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            assert!(fold(1.0, &[x], Op::Add).is_err(), "{x}");
-            assert!(fold(x, &[], Op::Mul).is_err(), "{x}");
+            assert!(fold(1.0, [x], Op::Add).is_err(), "{x}");
+            assert!(fold(x, [], Op::Mul).is_err(), "{x}");
         }
     }
 }

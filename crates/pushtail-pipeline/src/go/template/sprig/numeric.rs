@@ -79,19 +79,17 @@ pub(super) fn register_all(m: &mut FuncMap) {
     });
     // Decimal, not float64, arithmetic: see `decimal.rs`.
     register(m, "add1f", Exactly(1), |a| {
-        decimal_fold(&a[..1], &[Value::Int(1)], Op::Add)
+        decimal_fold(to_float64(&a[0]), &[Value::Int(1)], Op::Add)
     });
-    register(m, "addf", AtLeast(0), |a| {
-        decimal_fold(&[Value::Int(0)], a, Op::Add)
-    });
+    register(m, "addf", AtLeast(0), |a| decimal_fold(0.0, a, Op::Add));
     register(m, "subf", AtLeast(1), |a| {
-        decimal_fold(&a[..1], &a[1..], Op::Sub)
+        decimal_fold(to_float64(&a[0]), &a[1..], Op::Sub)
     });
     register(m, "mulf", AtLeast(1), |a| {
-        decimal_fold(&a[..1], &a[1..], Op::Mul)
+        decimal_fold(to_float64(&a[0]), &a[1..], Op::Mul)
     });
     register(m, "divf", AtLeast(1), |a| {
-        decimal_fold(&a[..1], &a[1..], Op::Div)
+        decimal_fold(to_float64(&a[0]), &a[1..], Op::Div)
     });
     register(m, "ceil", Exactly(1), |a| {
         Ok(Value::Float(to_float64(&a[0]).ceil()))
@@ -162,12 +160,14 @@ fn go_min(x: f64, y: f64) -> f64 {
     }
 }
 
-/// `first op rest…` in sprig's decimal arithmetic, every value through
-/// `ToFloat64` first.
-fn decimal_fold(first: &[Value], rest: &[Value], op: Op) -> Res {
-    let first = first.first().map_or(0.0, to_float64);
-    let rest: Vec<f64> = rest.iter().map(to_float64).collect();
-    Ok(Value::Float(decimal::fold(first, &rest, op)?))
+/// `first op rest…` in sprig's decimal arithmetic, every further value
+/// through `ToFloat64` first.
+fn decimal_fold(first: f64, rest: &[Value], op: Op) -> Res {
+    Ok(Value::Float(decimal::fold(
+        first,
+        rest.iter().map(to_float64),
+        op,
+    )?))
 }
 
 /// The biggest list `until`/`seq` build, against runaway templates.
